@@ -1,0 +1,61 @@
+package license
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+// The two benchmarks verify the same Ed25519 token: BenchmarkVerify with the
+// full Verify, BenchmarkEd25519Verify with ed25519.Verify alone over its signing
+// input, so their ratio is the cost of parsing and checking around the crypto.
+// Both also report cpu-ns/op (process CPU time), which stays comparable when
+// other work competes for the CPU; see docs/performance.md.
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench 'Verify$' -benchmem -count 10 ./pkg/license/
+
+func benchToken(b testing.TB) (token string, key signingKey) {
+	key = newEd25519Key(b, "k-2026-11-23-7f3a")
+	return sign(b, key, sampleClaims(), signOptions{}), key
+}
+
+func BenchmarkVerify(b *testing.B) {
+	token, key := benchToken(b)
+	keys := keySetOf(b, key)
+	b.ReportAllocs()
+	defer reportCPUPerOp(b)()
+	for b.Loop() {
+		if _, err := Verify(token, keys, testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkEd25519Verify(b *testing.B) {
+	token, key := benchToken(b)
+	pub := key.public().(ed25519.PublicKey)
+	dot := strings.LastIndexByte(token, '.')
+	input := []byte(token[:dot])
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	defer reportCPUPerOp(b)()
+	for b.Loop() {
+		if !ed25519.Verify(pub, input, sig) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
+
+// reportCPUPerOp starts measuring CPU time; the returned func reports it per op.
+func reportCPUPerOp(b *testing.B) func() {
+	start, ok := processCPUTime()
+	return func() {
+		if end, ok2 := processCPUTime(); ok && ok2 && b.N > 0 {
+			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+		}
+	}
+}
