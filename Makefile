@@ -1,0 +1,113 @@
+# kubelicense — see README.md. `make help` lists the targets.
+
+IMG ?= ghcr.io/kubelicense/kubelicense:dev
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+LOCALBIN ?= $(shell pwd)/bin
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.2
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+KUSTOMIZE ?= $(LOCALBIN)/kustomize
+GINKGO_FLAGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC from the kubebuilder markers.
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods.
+	$(CONTROLLER_GEN) object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: envtest
+envtest: ## Build (once, cached outside the repo) kube-apiserver and etcd; print their directory.
+	@hack/envtest-assets.sh
+
+.PHONY: test
+test: manifests generate fmt vet ## Unit tests and envtest suites against a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -coverprofile cover.out $(GINKGO_FLAGS)
+
+.PHONY: demo
+demo: build manifests ## Run the main job on an embedded local control plane (DEMO_KEEP=1 keeps it running).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" hack/demo.sh
+
+.PHONY: bench
+bench: manifests ## Benchmarks: issuance throughput against a do-nothing baseline (N=1000).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./test/bench/... -run '^$$' -bench . -benchtime 1x -timeout 30m -v
+
+##@ Build
+
+.PHONY: build
+build: generate fmt vet ## Build the binaries into bin/.
+	go build -o $(LOCALBIN)/ ./cmd/...
+
+.PHONY: run
+run: manifests generate ## Run the manager against the cluster in your kubeconfig.
+	go run ./cmd/manager
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Render dist/install.yaml (CRDs, RBAC, manager).
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster in your kubeconfig.
+	kubectl apply --server-side -f config/crd/bases
+
+.PHONY: deploy
+deploy: build-installer ## Deploy the operator to the cluster in your kubeconfig.
+	kubectl apply --server-side -f dist/install.yaml
+
+##@ Tools
+
+$(LOCALBIN):
+	mkdir -p $(LOCALBIN)
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN): | $(LOCALBIN)
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE): | $(LOCALBIN)
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+# go-install-tool installs a versioned tool into bin/ and links the plain name to it,
+# so a version bump in this file installs the new version.
+define go-install-tool
+@[ -f "$(1)-$(3)" ] || { \
+set -e; \
+echo "Installing $(2)@$(3)"; \
+rm -f $(1) || true; \
+GOBIN=$(LOCALBIN) GOFLAGS= go install $(2)@$(3); \
+mv $(1) $(1)-$(3); \
+}; \
+ln -sf $$(basename $(1)-$(3)) $(1)
+endef
