@@ -14,6 +14,20 @@ const (
 	LabelProduct  = "licensing.kubelicense.io/product"
 	LabelLicensee = "licensing.kubelicense.io/licensee"
 
+	// The license Secret: its type, data keys and annotations.
+	SecretTypeLicense    = "licensing.kubelicense.io/license"
+	SecretTypeSigningKey = "licensing.kubelicense.io/signing-key"
+	LicenseTokenKey      = "license.jwt"
+	LicenseJSONKey       = "license.json"
+	JWKSKey              = "jwks.json"
+	AnnotationLicensee   = "licensing.kubelicense.io/licensee"
+	AnnotationProduct    = "licensing.kubelicense.io/product"
+	AnnotationSerial     = "licensing.kubelicense.io/serial"
+	AnnotationKeyID      = "licensing.kubelicense.io/key-id"
+	AnnotationExpiresAt  = "licensing.kubelicense.io/expires-at"
+	AnnotationDataHash   = "licensing.kubelicense.io/data-hash"
+	AnnotationIssuedAt   = "licensing.kubelicense.io/issued-at"
+
 	// AnnotationRotateKey requests a new signing key when its value changes.
 	AnnotationRotateKey = "licensing.kubelicense.io/rotate-key"
 	// AnnotationRenew requests re-issuance of a Licensee's token when its value changes.

@@ -237,7 +237,7 @@ type LicenseeStatus struct {
 // +kubebuilder:resource:shortName=lic,categories=licensing
 // +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.productRef.name`
 // +kubebuilder:printcolumn:name="Licensed",type=string,JSONPath=`.status.conditions[?(@.type=="Licensed")].reason`
-// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Serial",type=string,JSONPath=`.status.serial`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -1,0 +1,170 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/entitlement"
+)
+
+// indexTemplateRef indexes Licensees by the templates their licenses use.
+const indexTemplateRef = "spec.licenses.templateRef.name"
+
+// LicenseeReconciler issues each Licensee's signed token into its Secret and keeps
+// it true as time passes. Phases are in licensee_controller_phases.go.
+type LicenseeReconciler struct {
+	client.Client
+	// APIReader reads bring-your-own signing key Secrets, which the cache does not hold.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	// Rand feeds token serials; nil means crypto/rand.
+	Rand io.Reader
+
+	keys signingKeys
+}
+
+// licenseeScope carries one reconcile of one Licensee; phases fill it in order.
+type licenseeScope struct {
+	licensee *licensingv1alpha1.Licensee
+	now      time.Time
+
+	product  *licensingv1alpha1.Product   // reconcileReferences; nil when missing
+	inputs   []entitlement.LicenseInput   // reconcileReferences
+	problems []string                     // licenses that cannot be evaluated
+	secret   *corev1.Secret               // reconcileReferences: the existing license Secret, nil if none
+	result   entitlement.Result           // reconcileEntitlements
+	issuedAt time.Time                    // reconcileSecret: iat of the token now in the Secret
+	serial   string                       // reconcileSecret
+	keyID    string                       // reconcileSecret
+	reissued string                       // reconcileSecret: why a token was signed, empty if adopted
+
+	notReadyReason, notReadyMessage string
+	stalled                         bool
+}
+
+func (s *licenseeScope) notReady(reason string, stalled bool, format string, args ...any) {
+	s.notReadyReason, s.notReadyMessage, s.stalled = reason, fmt.Sprintf(format, args...), stalled
+}
+
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensees,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensees/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensees/finalizers,verbs=update
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=products,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensetemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile issues or adopts the token, then records status; it writes nothing
+// when nothing changed, and requeues at the next transition.
+func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	licensee := &licensingv1alpha1.Licensee{}
+	if err := r.Get(ctx, req.NamespacedName, licensee); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	original := licensee.DeepCopy()
+	s := &licenseeScope{licensee: licensee, now: r.Clock.Now()}
+
+	err := r.reconcilePhases(ctx, s)
+	next := r.summarizeLicenseeStatus(s, err)
+	r.recordStateEvents(original, licensee, s)
+	if !equality.Semantic.DeepEqual(original.Status, licensee.Status) {
+		if perr := r.Status().Patch(ctx, licensee, client.MergeFrom(original)); perr != nil {
+			return reconcile.Result{}, fmt.Errorf("update status of Licensee %s: %w", req.NamespacedName, perr)
+		}
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return requeueAt(r.Clock.Now(), next), nil
+}
+
+func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeScope) error {
+	if err := r.reconcileReferences(ctx, s); err != nil || s.product == nil {
+		return err
+	}
+	r.reconcileEntitlements(s)
+	return r.reconcileSecret(ctx, s)
+}
+
+// SetupWithManager registers the indexes and watches: Licensees (spec and
+// annotation changes), their Secrets, and the Products and templates they use.
+func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.keys = signingKeys{client: mgr.GetClient(), apiReader: r.APIReader}
+	c := mgr.GetClient()
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee)).
+		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrersOfProduct(c, &licensingv1alpha1.LicenseeList{}))).
+		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(licenseesOfTemplate(c))).
+		Named("licensee").
+		Complete(r)
+}
+
+// IndexFields registers the cache indexes the controllers look up referrers by.
+func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	productRef := func(o client.Object) []string {
+		switch v := o.(type) {
+		case *licensingv1alpha1.Licensee:
+			return []string{v.Spec.ProductRef.Name}
+		case *licensingv1alpha1.LicenseTemplate:
+			return []string{v.Spec.ProductRef.Name}
+		}
+		return nil
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.Licensee{}, indexProductRef, productRef); err != nil {
+		return fmt.Errorf("index Licensees by product: %w", err)
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.LicenseTemplate{}, indexProductRef, productRef); err != nil {
+		return fmt.Errorf("index LicenseTemplates by product: %w", err)
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.Licensee{}, indexTemplateRef, func(o client.Object) []string {
+		var names []string
+		for _, l := range o.(*licensingv1alpha1.Licensee).Spec.Licenses {
+			names = append(names, l.TemplateRef.Name)
+		}
+		return names
+	}); err != nil {
+		return fmt.Errorf("index Licensees by template: %w", err)
+	}
+	return nil
+}
+
+// secretToLicensee maps a license Secret to the Licensee named in its label.
+func secretToLicensee(_ context.Context, obj client.Object) []reconcile.Request {
+	name := obj.GetLabels()[licensingv1alpha1.LabelLicensee]
+	if name == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+}
+
+func licenseesOfTemplate(c client.Client) handler.MapFunc {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		list := &licensingv1alpha1.LicenseeList{}
+		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexTemplateRef: obj.GetName()}); err != nil {
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for i := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
+		return reqs
+	}
+}

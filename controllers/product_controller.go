@@ -1,0 +1,130 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/keys"
+)
+
+// ProductReconciler keeps each Product's signing key and the JWKS that publishes
+// its public keys. Phases are in product_controller_phases.go.
+type ProductReconciler struct {
+	client.Client
+	// APIReader reads Secrets outside the manager's label-filtered cache: the
+	// bring-your-own key Secrets named by spec.signing.secretRef.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	// Rand feeds key generation; nil means crypto/rand.
+	Rand io.Reader
+}
+
+// productScope carries one reconcile of one Product; phases fill it in order.
+type productScope struct {
+	product *licensingv1alpha1.Product
+	now     time.Time
+	// key is the usable signing key (set by reconcileSigningKey), nil when unavailable.
+	key *keys.SigningKey
+	// published are the public keys to publish, newest first (set by reconcileKeyHistory).
+	published []keys.PublicKey
+	// stalled is set when a person must act; the reason and message go to the conditions.
+	stalledReason, stalledMessage string
+	// next is when the controller must act again on its own.
+	next *time.Time
+}
+
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=products,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=products/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=products/finalizers,verbs=update
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensetemplates,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile brings one Product's key, JWKS and status in line with its spec and the clock.
+func (r *ProductReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	product := &licensingv1alpha1.Product{}
+	if err := r.Get(ctx, req.NamespacedName, product); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	original := product.DeepCopy()
+	s := &productScope{product: product, now: r.Clock.Now()}
+
+	err := r.reconcilePhases(ctx, s)
+	r.summarizeProductStatus(s, err)
+	if !equality.Semantic.DeepEqual(original.Status, product.Status) {
+		if perr := r.Status().Patch(ctx, product, client.MergeFrom(original)); perr != nil {
+			return reconcile.Result{}, fmt.Errorf("update status of Product %s: %w", req.NamespacedName, perr)
+		}
+	}
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	return requeueAt(s.now, s.next), nil
+}
+
+// reconcilePhases runs the steps in order; a step that leaves no usable key stops the rest
+// but not the status report.
+func (r *ProductReconciler) reconcilePhases(ctx context.Context, s *productScope) error {
+	phases := []func(context.Context, *productScope) error{
+		r.reconcileSigningKey,
+		r.reconcileKeyHistory,
+		r.reconcileJWKS,
+	}
+	for _, phase := range phases {
+		if err := phase(ctx, s); err != nil {
+			return err
+		}
+		if s.key == nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+// requeueAt turns "act again at next" into a result; the delay is always positive.
+func requeueAt(now time.Time, next *time.Time) reconcile.Result {
+	if next == nil {
+		return reconcile.Result{}
+	}
+	delay := next.Sub(now)
+	if delay < time.Second {
+		delay = time.Second
+	}
+	return reconcile.Result{RequeueAfter: delay}
+}
+
+// SetupWithManager watches Products, the Secrets and ConfigMaps they own, and the
+// LicenseTemplates whose token lifetimes decide when retired keys may go.
+func (r *ProductReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&licensingv1alpha1.Product{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ConfigMap{}).
+		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(templateToProduct)).
+		Named("product").
+		Complete(r)
+}
+
+func templateToProduct(_ context.Context, obj client.Object) []reconcile.Request {
+	t, ok := obj.(*licensingv1alpha1.LicenseTemplate)
+	if !ok {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: t.Namespace, Name: t.Spec.ProductRef.Name}}}
+}

@@ -1,0 +1,106 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/keys"
+)
+
+// errKeyUnavailable: the Product has no usable signing key right now; issuing waits.
+var errKeyUnavailable = errors.New("signing key unavailable")
+
+// signingKeys loads a Product's current signing key for the Licensee controller,
+// parsing each Secret version once: a thousand Licensees of one Product share it.
+type signingKeys struct {
+	client    client.Client
+	apiReader client.Reader
+
+	mu     sync.Mutex
+	parsed map[client.ObjectKey]parsedKey
+}
+
+type parsedKey struct {
+	resourceVersion string
+	key             *keys.SigningKey
+}
+
+// current returns the key that must sign for p now, or an error wrapping
+// errKeyUnavailable with a message a person can act on.
+func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product) (*keys.SigningKey, error) {
+	if !conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable) || p.Status.SigningKeyID == "" {
+		return nil, fmt.Errorf("%w: Product %s reports no available signing key (see its KeyAvailable condition)", errKeyUnavailable, p.Name)
+	}
+	external := p.Spec.Signing.SecretRef != nil
+	name := signingKeySecretName(p.Name)
+	reader := client.Reader(c.client)
+	if external {
+		name, reader = p.Spec.Signing.SecretRef.Name, c.apiReader
+	}
+	secret := &corev1.Secret{}
+	if err := reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)
+		}
+		return nil, fmt.Errorf("get signing key Secret %s: %w", name, err)
+	}
+	key, err := c.parse(secret, p, external)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
+	}
+	if key.ID != p.Status.SigningKeyID {
+		return nil, fmt.Errorf("%w: Secret %s holds key %s but Product %s signs with %s; waiting for the Product to catch up", errKeyUnavailable, name, key.ID, p.Name, p.Status.SigningKeyID)
+	}
+	return key, nil
+}
+
+func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product, external bool) (*keys.SigningKey, error) {
+	id := client.ObjectKeyFromObject(secret)
+	c.mu.Lock()
+	cached, ok := c.parsed[id]
+	c.mu.Unlock()
+	if ok && cached.resourceVersion == secret.ResourceVersion {
+		return cached.key, nil
+	}
+	var key *keys.SigningKey
+	if external {
+		pemData := secret.Data[corev1.TLSPrivateKeyKey]
+		if len(pemData) == 0 {
+			pemData = secret.Data["key.pem"]
+		}
+		signer, alg, err := keys.ParsePrivateKeyPEM(pemData)
+		if err != nil {
+			return nil, err
+		}
+		createdAt := p.CreationTimestamp.Time
+		for _, v := range p.Status.VerificationKeys {
+			if v.KeyID == p.Status.SigningKeyID {
+				createdAt = v.CreatedAt.Time
+			}
+		}
+		kid, err := keys.KeyID(signer.Public(), createdAt)
+		if err != nil {
+			return nil, err
+		}
+		key = &keys.SigningKey{ID: kid, Algorithm: alg, CreatedAt: createdAt, Signer: signer}
+	} else {
+		var err error
+		if key, err = keys.DecodeKeySecretData(secret.Data); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	if c.parsed == nil {
+		c.parsed = map[client.ObjectKey]parsedKey{}
+	}
+	c.parsed[id] = parsedKey{resourceVersion: secret.ResourceVersion, key: key}
+	c.mu.Unlock()
+	return key, nil
+}
