@@ -43,15 +43,15 @@ type licenseeScope struct {
 	licensee *licensingv1alpha1.Licensee
 	now      time.Time
 
-	product  *licensingv1alpha1.Product   // reconcileReferences; nil when missing
-	inputs   []entitlement.LicenseInput   // reconcileReferences
-	problems []string                     // licenses that cannot be evaluated
-	secret   *corev1.Secret               // reconcileReferences: the existing license Secret, nil if none
-	result   entitlement.Result           // reconcileEntitlements
-	issuedAt time.Time                    // reconcileSecret: iat of the token now in the Secret
-	serial   string                       // reconcileSecret
-	keyID    string                       // reconcileSecret
-	reissued string                       // reconcileSecret: why a token was signed, empty if adopted
+	product  *licensingv1alpha1.Product // reconcileReferences; nil when missing
+	inputs   []entitlement.LicenseInput // reconcileReferences
+	problems []string                   // licenses that cannot be evaluated
+	secret   *corev1.Secret             // reconcileReferences: the existing license Secret, nil if none
+	result   entitlement.Result         // reconcileEntitlements
+	issuedAt time.Time                  // reconcileSecret: iat of the token now in the Secret
+	serial   string                     // reconcileSecret
+	keyID    string                     // reconcileSecret
+	reissued string                     // reconcileSecret: why a token was signed, empty if adopted
 
 	notReadyReason, notReadyMessage string
 	stalled                         bool

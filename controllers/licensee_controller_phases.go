@@ -185,7 +185,7 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	}
 	var existing issuance.Existing
 	if s.secret != nil {
-		existing = issuance.Existing{Data: s.secret.Data, Annotations: s.secret.Annotations}
+		existing = issuance.Existing{Found: true, Data: s.secret.Data, Annotations: s.secret.Annotations}
 	}
 
 	reason, _, reissue := issuance.NeedsReissue(desired, existing)
@@ -197,7 +197,8 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 		s.reissued = reason
 	} else {
 		// Adopt: keep the token; refresh only what does not need a signature.
-		content = issuance.SecretContent{Data: maps.Clone(s.secret.Data), Annotations: pick(s.secret.Annotations, operatorAnnotations)}
+		content = issuance.SecretContent{Data: map[string][]byte{}, Annotations: pick(s.secret.Annotations, operatorAnnotations)}
+		maps.Copy(content.Data, s.secret.Data)
 		content.Data[licensingv1alpha1.JWKSKey] = jwks
 		content.Annotations[licensingv1alpha1.AnnotationDataHash] = issuance.DataHash(content.Data)
 	}

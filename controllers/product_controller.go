@@ -114,11 +114,28 @@ func requeueAt(now time.Time, next *time.Time) reconcile.Result {
 func (r *ProductReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Product{}).
-		Owns(&corev1.Secret{}).
-		Owns(&corev1.ConfigMap{}).
+		// By label, not owner reference: a key Secret restored from a backup may come
+		// back without its owner reference and must still heal the Product.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(productOfLabelled(licensingv1alpha1.SecretTypeSigningKey))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(productOfLabelled(""))).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(templateToProduct)).
 		Named("product").
 		Complete(r)
+}
+
+// productOfLabelled maps a managed Secret (of the given type) or ConfigMap to the
+// Product in its label.
+func productOfLabelled(secretType corev1.SecretType) handler.MapFunc {
+	return func(_ context.Context, obj client.Object) []reconcile.Request {
+		if s, ok := obj.(*corev1.Secret); ok && s.Type != secretType {
+			return nil
+		}
+		name := obj.GetLabels()[licensingv1alpha1.LabelProduct]
+		if name == "" || obj.GetLabels()[licensingv1alpha1.LabelLicensee] != "" {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
+	}
 }
 
 func templateToProduct(_ context.Context, obj client.Object) []reconcile.Request {

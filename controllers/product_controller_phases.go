@@ -98,6 +98,9 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 		s.stall(ReasonSecretConflict, "the Secret %s exists but was not created for Product %s (type %q); rename or delete it, or use spec.signing.secretRef to bring your own key", name, p.Name, secret.Type)
 		return nil
 	}
+	if err := r.adoptSecret(ctx, p, secret); err != nil {
+		return err
+	}
 	current, err := keys.DecodeKeySecretData(secret.Data)
 	if err != nil {
 		if rotateRequested {
@@ -122,6 +125,21 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 	if rotation.RotateEvery > 0 {
 		due := keypolicy.RotationDueAt(current.CreatedAt, rotation.RotateEvery)
 		s.next = keypolicy.NextCheck(s.now, s.next, &due)
+	}
+	return nil
+}
+
+// adoptSecret gives a key Secret restored without its owner reference back to the
+// Product, so it is garbage-collected with it.
+func (r *ProductReconciler) adoptSecret(ctx context.Context, p *licensingv1alpha1.Product, secret *corev1.Secret) error {
+	if metav1.IsControlledBy(secret, p) {
+		return nil
+	}
+	if err := controllerutil.SetControllerReference(p, secret, r.Scheme); err != nil {
+		return fmt.Errorf("adopt signing key Secret %s: %w", secret.Name, err)
+	}
+	if err := r.Update(ctx, secret); err != nil {
+		return fmt.Errorf("adopt signing key Secret %s: %w", secret.Name, err)
 	}
 	return nil
 }

@@ -75,19 +75,29 @@ func (d Desired) Fingerprint() string {
 		States  string         `json:"s"`
 		KeyID   string         `json:"k"`
 		Revoked bool           `json:"r"`
-	}{c, strings.Join(states, ","), d.KeyID, d.Revoke})
+	}{c, strings.Join(states, ","), d.keyIDIfSigned(), d.Revoke})
 	sum := sha256.Sum256(payload)
 	return hex.EncodeToString(sum[:12])
 }
 
-// Existing is what the license Secret holds now; nil Data means there is no Secret.
+// keyIDIfSigned: a revoked Secret holds no signature, so a key rotation must not rewrite it.
+func (d Desired) keyIDIfSigned() string {
+	if d.Revoke {
+		return ""
+	}
+	return d.KeyID
+}
+
+// Existing is what the license Secret holds now.
 type Existing struct {
+	// Found is false when there is no Secret.
+	Found       bool
 	Data        map[string][]byte
 	Annotations map[string]string
 }
 
 // Exists reports whether there is a Secret.
-func (e Existing) Exists() bool { return e.Data != nil || e.Annotations != nil }
+func (e Existing) Exists() bool { return e.Found }
 
 // IssuedAt is the issue time recorded on the Secret (zero if absent).
 func (e Existing) IssuedAt() time.Time {

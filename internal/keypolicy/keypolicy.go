@@ -22,7 +22,7 @@ type RotationInput struct {
 	// LastHandledRotate the value already acted on (from status).
 	RotateAnnotation, LastHandledRotate string
 	// Wanted is the algorithm the spec asks for; Current that of the key in use.
-	Wanted, Current v1alpha1.SigningAlgorithm
+	Wanted, Current  v1alpha1.SigningAlgorithm
 	CurrentCreatedAt time.Time
 	// RotateEvery is zero when the key rotates only on request.
 	RotateEvery time.Duration
