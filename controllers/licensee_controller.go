@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -81,6 +82,9 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	s := &licenseeScope{licensee: licensee, now: r.Clock.Now()}
 
 	err := r.reconcilePhases(ctx, s)
+	if errors.Is(err, errNotYetCached) {
+		return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+	}
 	next := r.summarizeLicenseeStatus(s, err)
 	r.recordStateEvents(original, licensee, s)
 	if !equality.Semantic.DeepEqual(original.Status, licensee.Status) {

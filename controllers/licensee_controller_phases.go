@@ -302,6 +302,9 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 	if create {
 		if err := r.Create(ctx, secret); err != nil {
 			if apierrors.IsAlreadyExists(err) {
+				if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelLicensee, l.Name); lerr != nil || ours {
+					return errors.Join(errNotYetCached, lerr)
+				}
 				s.notReady(ReasonSecretConflict, true, "a Secret %s that the operator does not manage already exists; it is never overwritten: delete or rename it, or set spec.secret.name", secret.Name)
 				return nil
 			}

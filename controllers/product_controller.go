@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -66,6 +67,9 @@ func (r *ProductReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	s := &productScope{product: product, now: r.Clock.Now()}
 
 	err := r.reconcilePhases(ctx, s)
+	if errors.Is(err, errNotYetCached) {
+		return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+	}
 	r.summarizeProductStatus(s, err)
 	if !equality.Semantic.DeepEqual(original.Status, product.Status) {
 		if perr := r.Status().Patch(ctx, product, client.MergeFrom(original)); perr != nil {

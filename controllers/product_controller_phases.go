@@ -184,7 +184,9 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	}
 	if err := r.Create(ctx, secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			// Not in our label-filtered cache, so it is somebody else's Secret.
+			if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
+				return errors.Join(errNotYetCached, lerr)
+			}
 			s.stall(ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; rename or delete it, or use spec.signing.secretRef to bring your own key", secret.Name)
 			return nil
 		}
@@ -427,6 +429,9 @@ func (r *ProductReconciler) reconcileJWKS(ctx context.Context, s *productScope) 
 		err = r.Create(ctx, cm)
 	}
 	if apierrors.IsAlreadyExists(err) {
+		if ours, lerr := createdByUs(ctx, r.APIReader, cm, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
+			return errors.Join(errNotYetCached, lerr)
+		}
 		s.stall(ReasonConfigMapConflict, "a ConfigMap %s that the operator does not manage already exists; rename or delete it so the public keys can be published", name)
 		return nil
 	}

@@ -119,7 +119,7 @@ var _ = Describe("Product controller", func() {
 		clk.advance(90*time.Minute - 2*time.Second)
 		poke(p)
 		Eventually(func() []string { return keyIDs(jwksOf(ns, "rot")) }, "15s").Should(Equal([]string{second}))
-		Expect(get(p).Status.VerificationKeys).To(HaveLen(1))
+		Eventually(func() int { return len(get(p).Status.VerificationKeys) }).Should(Equal(1))
 	})
 
 	It("rotates when spec.signing.rotateEvery elapses, at that moment", func() {

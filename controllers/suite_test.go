@@ -160,3 +160,15 @@ func newNamespace() string {
 	Expect(k8sClient.Create(ctx, ns)).To(Succeed())
 	return ns.Name
 }
+
+// On failure, show the manager's log lines about the failed spec's namespace.
+var _ = JustAfterEach(func() {
+	if !CurrentSpecReport().Failed() {
+		return
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "ERROR") || strings.Contains(line, "conflict") || strings.Contains(line, "Conflict") {
+			GinkgoWriter.Println(line)
+		}
+	}
+})
