@@ -11,8 +11,10 @@ import (
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -144,5 +146,21 @@ func poke(obj client.Object) {
 	}
 	a["test.kubelicense.io/poke"] = time.Now().Format(time.RFC3339Nano)
 	obj.SetAnnotations(a)
-	Expect(k8sClient.Update(ctx, obj)).To(Succeed())
+	update(obj)
+}
+
+// update writes obj as the test changed it; when the controller wrote the object
+// meanwhile (status, on another endpoint, still bumps resourceVersion), it retries
+// with the latest resourceVersion. The controllers never change these objects'
+// spec or metadata, so nothing of theirs is lost.
+func update(obj client.Object) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		err := k8sClient.Update(ctx, obj)
+		if apierrors.IsConflict(err) {
+			latest := obj.DeepCopyObject().(client.Object)
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), latest)).To(Succeed())
+			obj.SetResourceVersion(latest.GetResourceVersion())
+		}
+		return err
+	})).To(Succeed())
 }

@@ -95,7 +95,7 @@ var _ = Describe("Private keys", func() {
 		By("rotating, corrupting and losing keys, which writes events, conditions and logs")
 		ed = get(ed)
 		ed.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "1"}
-		Expect(k8sClient.Update(ctx, ed)).To(Succeed())
+		update(ed)
 		Eventually(func() int { return len(get(ed).Status.VerificationKeys) }).Should(Equal(2))
 		collect("ed-signing-key")
 		s := get(secret(ns, "ec-signing-key"))
@@ -104,7 +104,7 @@ var _ = Describe("Private keys", func() {
 				s.Data[k] = v[:len(v)/2] // truncated PEM: the error path sees key bytes
 			}
 		}
-		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		update(s)
 		Eventually(productCondition(ec, "KeyAvailable")).Should(Equal("False/SigningKeyCorrupt"))
 
 		text := observableText()

@@ -14,12 +14,14 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
+	"github.com/kubelicense/kubelicense/internal/issuance"
 )
 
 // indexTemplateRef indexes Licensees by the templates their licenses use.
@@ -113,7 +115,7 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee), builder.WithPredicates(licenseSecretTampered)).
 		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrersOfProduct(c, &licensingv1alpha1.LicenseeList{}))).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(licenseesOfTemplate(c))).
 		Named("licensee").
@@ -148,6 +150,27 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 		return fmt.Errorf("index Licensees by template: %w", err)
 	}
 	return nil
+}
+
+// licenseSecretTampered lets through only the Secret events that need the
+// controller: a deletion, or an update that leaves the data disagreeing with its
+// hash annotation or changes the operator's labels. The controller's own writes
+// (a create, a re-sign) are consistent and would only cost a no-op reconcile
+// against a cache that may not have caught up yet.
+var licenseSecretTampered = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return true },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		s, ok := e.ObjectNew.(*corev1.Secret)
+		if !ok {
+			return false
+		}
+		old := e.ObjectOld.GetLabels()
+		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != issuance.DataHash(s.Data) ||
+			old[licensingv1alpha1.LabelManaged] != s.Labels[licensingv1alpha1.LabelManaged] ||
+			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee]
+	},
 }
 
 // secretToLicensee maps a license Secret to the Licensee named in its label.

@@ -72,13 +72,13 @@ var _ = Describe("LicenseTemplate controller", func() {
 		p = get(p)
 		p.Spec.Features = append(p.Spec.Features, licensingv1alpha1.FeatureDefinition{Name: "sharding"})
 		p.Spec.Quotas = nil
-		Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		update(p)
 		Eventually(func() string { return cond().Reason }).Should(Equal("UnknownQuota"))
 		Expect(cond().Message).To(ContainSubstring(`"nodes"`))
 
 		p = get(p)
 		p.Spec.Quotas = []licensingv1alpha1.QuotaDefinition{{Name: "nodes"}}
-		Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		update(p)
 		Eventually(func() string { return string(cond().Status) + "/" + cond().Reason }).Should(Equal("True/Reconciled"))
 		Expect(get(t).Status.ObservedGeneration).To(Equal(t.Generation))
 	})
@@ -199,10 +199,10 @@ var _ = Describe("Licensee controller", func() {
 		By("not restarting the trial when it is removed and added again")
 		l = get(l)
 		l.Spec.Licenses = nil
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(licenseeCondition(l, "Licensed")).Should(Equal("False/NoLicenses"))
 		l.Spec.Licenses = []licensingv1alpha1.LicenseSpec{licenseFrom("eval-again", "trial")}
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(func() int64 { return get(l).Status.ObservedGeneration }).Should(Equal(l.Generation))
 		Eventually(licenseeCondition(l, "Licensed")).Should(Equal("False/Expired"))
 	})
@@ -216,7 +216,7 @@ var _ = Describe("Licensee controller", func() {
 		Expect(l.Status.NextCheckAt).To(BeNil(), "a perpetual license never needs a timer")
 
 		l.Spec.Suspended = true
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(licenseeCondition(l, "Licensed")).Should(Equal("False/Suspended"))
 		_, c := verifyWithJOSE(ns, "acme-db", get(secret(ns, "initech-license")))
 		Expect(c.Licensee.Suspended).To(BeTrue())
@@ -225,7 +225,7 @@ var _ = Describe("Licensee controller", func() {
 
 		l = get(l)
 		l.Spec.Suspended = false
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(licenseeCondition(l, "Licensed")).Should(Equal("True/Valid"))
 		Eventually(eventReasons(ns, "initech")).Should(ContainSubstring("Resumed"))
 	})
@@ -242,7 +242,7 @@ var _ = Describe("Licensee controller", func() {
 
 		s := get(secret(ns, "globex-license"))
 		s.Data["license.jwt"] = []byte("eyJhbGciOiJub25lIn0.eyJmZWF0dXJlcyI6WyIqIl19.")
-		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		update(s)
 		Eventually(func() string { return string(get(secret(ns, "globex-license")).Data["license.jwt"]) }).ShouldNot(HavePrefix("eyJhbGciOiJub25lIn0"))
 		verifyWithJOSE(ns, "acme-db", get(secret(ns, "globex-license")))
 
@@ -267,7 +267,7 @@ var _ = Describe("Licensee controller", func() {
 		Expect(k8sClient.Delete(ctx, secret(ns, "acme-db-signing-key"))).To(Succeed())
 		l = get(l)
 		l.Spec.Suspended = true // a change that would need a new token
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(licenseeCondition(l, "Ready")).Should(Equal("False/ProductKeyUnavailable"))
 		Expect(condition(l.Status.Conditions, "Ready").Message).To(ContainSubstring("acme-db"))
 		Consistently(func() string { return get(secret(ns, "globex-license")).ResourceVersion }, "2s").Should(Equal(rv))
@@ -301,7 +301,7 @@ var _ = Describe("Licensee controller", func() {
 		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
 		first := l.Status.Serial
 		l.Annotations = map[string]string{licensingv1alpha1.AnnotationRenew: "2026-11-23T10:00:00Z"}
-		Expect(k8sClient.Update(ctx, l)).To(Succeed())
+		update(l)
 		Eventually(func() string { return get(l).Status.LastHandledRenewAt }).Should(Equal("2026-11-23T10:00:00Z"))
 		Expect(l.Status.Serial).NotTo(Equal(first))
 	})
@@ -315,7 +315,7 @@ var _ = Describe("Licensee controller", func() {
 		p = get(p)
 		old := p.Status.SigningKeyID
 		p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "now"}
-		Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		update(p)
 		Eventually(func() string { return get(l).Status.KeyID }).ShouldNot(Equal(old))
 		header, _ := verifyWithJOSE(ns, "acme-db", get(secret(ns, "globex-license")))
 		Expect(header.KeyID).To(Equal(get(p).Status.SigningKeyID))

@@ -88,7 +88,7 @@ var _ = Describe("Product controller", func() {
 		first := p.Status.SigningKeyID
 
 		p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "2026-11-23"}
-		Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		update(p)
 		Eventually(func() string { return get(p).Status.SigningKeyID }).ShouldNot(Equal(first))
 		second := p.Status.SigningKeyID
 		Expect(p.Status.LastHandledRotateKey).To(Equal("2026-11-23"))
@@ -162,14 +162,14 @@ var _ = Describe("Product controller", func() {
 		By("reporting corrupt data without replacing it")
 		restored = get(secret(ns, "lost-signing-key"))
 		restored.Data[keyID+".pem"] = []byte("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
-		Expect(k8sClient.Update(ctx, restored)).To(Succeed())
+		update(restored)
 		Eventually(productCondition(p, "KeyAvailable")).Should(Equal("False/SigningKeyCorrupt"))
 
 		By("starting a fresh key on an explicit rotate request")
 		Expect(k8sClient.Delete(ctx, restored)).To(Succeed())
 		Eventually(productCondition(p, "KeyAvailable")).Should(Equal("False/SigningKeyMissing"))
 		p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "after-loss"}
-		Expect(k8sClient.Update(ctx, p)).To(Succeed())
+		update(p)
 		Eventually(productCondition(p, "KeyAvailable")).Should(Equal("True/KeyReady"))
 		Expect(p.Status.SigningKeyID).NotTo(Equal(keyID))
 	})
@@ -189,14 +189,14 @@ var _ = Describe("Product controller", func() {
 			Expect(condition(p.Status.Conditions, "KeyAvailable").Message).To(ContainSubstring("RSA"))
 
 			vault.Data = map[string][]byte{"tls.key": p256KeyPEM()}
-			Expect(k8sClient.Update(ctx, vault)).To(Succeed())
+			update(vault)
 			poke(p)
 			Eventually(productCondition(p, "KeyAvailable")).Should(Equal("False/KeyAlgorithmMismatch"))
 
 			_, priv, err := ed25519.GenerateKey(rand.Reader)
 			Expect(err).NotTo(HaveOccurred())
 			vault.Data = map[string][]byte{"tls.key": pemOf(priv)}
-			Expect(k8sClient.Update(ctx, vault)).To(Succeed())
+			update(vault)
 			rv := get(vault).ResourceVersion
 			poke(p)
 			Eventually(productCondition(p, "KeyAvailable")).Should(Equal("True/KeyReady"))
