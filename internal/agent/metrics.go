@@ -1,0 +1,86 @@
+package agent
+
+import (
+	"math"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// metrics are the agent's Prometheus metrics, in a registry of its own so tests
+// and several agents in one process do not collide.
+type metrics struct {
+	registry  *prometheus.Registry
+	reloads   prometheus.Counter
+	failures  *prometheus.CounterVec
+	clockSkew prometheus.Counter
+	handler   http.Handler
+}
+
+func newMetrics(a *Agent) *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		reloads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "license_agent_reloads_total",
+			Help: "Times the license or the trust anchor was read with new content and verified, the first load included.",
+		}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "license_agent_verification_failures_total",
+			Help: "Verifications that did not accept the token, by validation code.",
+		}, []string{"code"}),
+		clockSkew: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "license_agent_clock_skew_detected_total",
+			Help: "Times the system clock was seen moving backwards (behind a time already seen, or behind the token's issue time, by more than the leeway).",
+		}),
+	}
+	// Export the codes verification can produce at zero, so rate() and alerts
+	// work before the first failure.
+	for _, c := range []license.Code{license.CodeMalformed, license.CodeUnknownKey, license.CodeSignatureInvalid, license.CodeExpired, license.CodeNotYetValid} {
+		m.failures.WithLabelValues(string(c))
+	}
+	// Gauges are computed at scrape time, like every request: a license lapses
+	// without any reload.
+	valid := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "license_agent_license_valid",
+		Help: "1 while the license entitles (VALID or IN_GRACE_PERIOD), else 0.",
+	}, func() float64 {
+		if _, v := a.evaluate(a.now()); v.valid {
+			return 1
+		}
+		return 0
+	})
+	expiry := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "license_agent_license_expiry_timestamp_seconds",
+		Help: "When the last license stops entitling, grace included (Unix seconds); +Inf if a license never ends, 0 without a verified token.",
+	}, func() float64 {
+		s := a.snap.Load()
+		if s.claims == nil {
+			return 0
+		}
+		if end := s.claims.ExpiresAt(); !end.IsZero() {
+			return float64(end.Unix())
+		}
+		return math.Inf(1)
+	})
+	tokenExpiry := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "license_agent_token_expiry_timestamp_seconds",
+		Help: "The token's exp claim (Unix seconds): the operator must refresh the Secret before then; +Inf without exp, 0 without a verified token.",
+	}, func() float64 {
+		s := a.snap.Load()
+		switch {
+		case s.claims == nil:
+			return 0
+		case s.claims.Expiry == 0:
+			return math.Inf(1)
+		}
+		return float64(s.claims.Expiry)
+	})
+	m.registry.MustRegister(m.reloads, m.failures, m.clockSkew, valid, expiry, tokenExpiry,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+	return m
+}

@@ -1,0 +1,371 @@
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// Paths of the agent's endpoints.
+const (
+	pathLicense    = "/v1/license"
+	prefixFeatures = "/v1/features/"
+	prefixQuotas   = "/v1/quotas/"
+	pathHealthz    = "/healthz"
+	pathReadyz     = "/readyz"
+	pathMetrics    = "/metrics"
+)
+
+// Codes of HTTP-level errors. They are not validation results, so they are not
+// among the license codes.
+const (
+	codeNotFound         = "NOT_FOUND"
+	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	codeInternal         = "INTERNAL"
+)
+
+// jsonContentType is assigned to the header map directly, which spares the
+// per-response allocation of Header.Set; net/http never modifies it.
+var jsonContentType = []string{"application/json"}
+
+// Handler serves the license API, health and metrics.
+func (a *Agent) Handler() http.Handler { return http.HandlerFunc(a.serveAPI) }
+
+// ProbeHandler serves only /healthz, /readyz and /metrics, for a listener that
+// kubelet and Prometheus can reach without exposing the license API.
+func (a *Agent) ProbeHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !a.serveProbe(w, r) {
+			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf(
+				"no endpoint %s here; this address serves only %s, %s and %s, the license API is on --listen",
+				r.URL.Path, pathHealthz, pathReadyz, pathMetrics))
+		}
+	})
+}
+
+// serveAPI routes by hand: the feature check is the hot path, and a prefix test
+// is cheaper than a pattern mux; it also keeps every 404 and 405 in JSON.
+func (a *Agent) serveAPI(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
+	switch {
+	case strings.HasPrefix(path, prefixFeatures):
+		if name, ok := pathName(w, r, prefixFeatures); ok {
+			a.serveFeature(w, name)
+		}
+	case strings.HasPrefix(path, prefixQuotas):
+		if name, ok := pathName(w, r, prefixQuotas); ok {
+			a.serveQuota(w, name)
+		}
+	case path == pathLicense:
+		if readOnly(w, r) {
+			a.serveLicense(w)
+		}
+	case !a.serveProbe(w, r):
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf(
+			"no endpoint %s; the agent serves %s, %s{name}, %s{name}, %s, %s and %s",
+			path, pathLicense, prefixFeatures, prefixQuotas, pathHealthz, pathReadyz, pathMetrics))
+	}
+}
+
+// serveProbe answers the health and metrics endpoints; it reports false, having
+// written nothing, for any other path.
+func (a *Agent) serveProbe(w http.ResponseWriter, r *http.Request) bool {
+	switch r.URL.Path {
+	case pathHealthz:
+		if readOnly(w, r) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		}
+	case pathReadyz:
+		if readOnly(w, r) {
+			a.serveReady(w)
+		}
+	case pathMetrics:
+		if readOnly(w, r) {
+			a.metrics.handler.ServeHTTP(w, r)
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// pathName is the {name} after prefix, or answers 404/405 itself.
+func pathName(w http.ResponseWriter, r *http.Request, prefix string) (string, bool) {
+	name := r.URL.Path[len(prefix):]
+	if name == "" || strings.Contains(name, "/") {
+		writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf("no endpoint %s; use GET %s{name}", r.URL.Path, prefix))
+		return "", false
+	}
+	return name, readOnly(w, r)
+}
+
+// readOnly admits GET and HEAD, and answers 405 to anything else.
+func readOnly(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header()["Allow"] = []string{"GET, HEAD"}
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; the agent is read-only, use GET", r.Method, r.URL.Path))
+	return false
+}
+
+// featureResponse is the body of /v1/features/{name}.
+type featureResponse struct {
+	Feature  string       `json:"feature"`
+	Entitled bool         `json:"entitled"`
+	Code     license.Code `json:"code"`
+	Message  string       `json:"message,omitempty"`
+}
+
+// serveFeature is the hot path: one atomic load, a clock read, a map lookup and
+// integer comparisons, then a body encoded at reload time.
+func (a *Agent) serveFeature(w http.ResponseWriter, name string) {
+	t := a.now()
+	s, fail := a.check(t)
+	if fail != nil {
+		writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: fail.Code, Message: fail.Message})
+		return
+	}
+	var grants []int
+	e := s.features[name]
+	if e != nil {
+		grants = e.grants
+	}
+	switch entitlingState(s.claims, grants, t) {
+	case license.CodeValid:
+		writeBody(w, http.StatusOK, e.validBody)
+		return
+	case license.CodeInGracePeriod:
+		writeBody(w, http.StatusOK, e.graceBody)
+		return
+	}
+	code, msg := denial(s, "feature", name, grants, t)
+	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: msg})
+}
+
+// quotaResponse is the body of /v1/quotas/{name}.
+type quotaResponse struct {
+	Quota   string       `json:"quota"`
+	Limit   *int64       `json:"limit,omitempty"`
+	Code    license.Code `json:"code"`
+	Message string       `json:"message,omitempty"`
+}
+
+// serveQuota answers 200 with the sum of the quota over the licenses that
+// entitle now, 403 when the license or those licenses do not entitle, and 404
+// when no license declares the quota.
+func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
+	t := a.now()
+	s, fail := a.check(t)
+	if fail != nil {
+		writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: fail.Code, Message: fail.Message})
+		return
+	}
+	grants := quotaGrants(s.claims, name)
+	if state := entitlingState(s.claims, grants, t); state != "" {
+		limit, _ := s.claims.Quota(name, t)
+		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: state})
+		return
+	}
+	code, msg := denial(s, "quota", name, grants, t)
+	status := http.StatusForbidden
+	if len(grants) == 0 && code == license.CodeFeatureNotEntitled {
+		status = http.StatusNotFound
+	}
+	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: msg})
+}
+
+// entitlingState is the best entitling state among the licenses grants of c at
+// t: VALID, else IN_GRACE_PERIOD, else "" when none of them entitles.
+func entitlingState(c *license.Claims, grants []int, t time.Time) license.Code {
+	var best license.Code
+	for _, i := range grants {
+		switch c.GrantState(c.Licenses[i], t) {
+		case license.CodeValid:
+			return license.CodeValid
+		case license.CodeInGracePeriod:
+			best = license.CodeInGracePeriod
+		}
+	}
+	return best
+}
+
+// quotaGrants are the indices of the licenses in c that declare quota name,
+// whatever their state.
+func quotaGrants(c *license.Claims, name string) []int {
+	var out []int
+	for i, g := range c.Licenses {
+		if _, ok := g.Quotas[name]; ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// denial explains why kind name is not entitled at t: the license as a whole
+// does not entitle (its own code), or the licenses carrying name do not
+// (FEATURE_NOT_ENTITLED, which covers quotas too).
+func denial(s *snapshot, kind, name string, grants []int, t time.Time) (license.Code, string) {
+	if code := s.claims.State(t); !code.Entitling() {
+		return code, stateMessage(s.claims, code, t)
+	}
+	if len(grants) == 0 {
+		return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is not granted by any license of %s", kind, name, s.claims.Licensee.Name)
+	}
+	parts := make([]string, 0, len(grants))
+	for _, i := range grants {
+		g := s.claims.Licenses[i]
+		parts = append(parts, fmt.Sprintf("%s (%s)", g.Name, s.claims.GrantState(g, t)))
+	}
+	return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is granted only by licenses that do not entitle now: %s", kind, name, strings.Join(parts, ", "))
+}
+
+// licenseResponse is the body of /v1/license.
+type licenseResponse struct {
+	Valid          bool             `json:"valid"`
+	Code           license.Code     `json:"code"`
+	Message        string           `json:"message"`
+	Licensee       *licenseeJSON    `json:"licensee"`
+	Product        *productJSON     `json:"product"`
+	Features       []string         `json:"features"`
+	Quotas         map[string]int64 `json:"quotas"`
+	ExpiresAt      *time.Time       `json:"expiresAt"`
+	Serial         string           `json:"serial,omitempty"`
+	IssuedAt       *time.Time       `json:"issuedAt,omitempty"`
+	TokenExpiresAt *time.Time       `json:"tokenExpiresAt,omitempty"`
+	Licenses       []grantJSON      `json:"licenses"`
+}
+
+type licenseeJSON struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName,omitempty"`
+	ExternalID  string `json:"externalID,omitempty"`
+}
+
+type productJSON struct {
+	Name        string `json:"name"`
+	DisplayName string `json:"displayName,omitempty"`
+}
+
+type grantJSON struct {
+	Name       string           `json:"name"`
+	Template   string           `json:"template"`
+	Type       string           `json:"type"`
+	State      license.Code     `json:"state"`
+	StartsAt   *time.Time       `json:"startsAt"`
+	ValidUntil *time.Time       `json:"validUntil"`
+	GraceUntil *time.Time       `json:"graceUntil,omitempty"`
+	Features   []string         `json:"features"`
+	Quotas     map[string]int64 `json:"quotas"`
+}
+
+// serveLicense reports everything about the license at request time. Features
+// and quotas are what is entitled now: empty while the license is not valid.
+// The licenses are listed whenever the signature held, even when the token
+// itself has lapsed, to show why.
+func (a *Agent) serveLicense(w http.ResponseWriter) {
+	t := a.now()
+	s, v := a.evaluate(t)
+	resp := licenseResponse{
+		Valid: v.valid, Code: v.code, Message: v.message,
+		Features: []string{}, Quotas: map[string]int64{}, Licenses: []grantJSON{},
+	}
+	if c := s.claims; c != nil {
+		resp.Licensee = &licenseeJSON{Name: c.Licensee.Name, DisplayName: c.Licensee.DisplayName, ExternalID: c.Licensee.ExternalID}
+		resp.Product = &productJSON{Name: c.Product.Name, DisplayName: c.Product.DisplayName}
+		resp.Serial = c.ID
+		resp.IssuedAt = unixTime(c.IssuedAt)
+		resp.TokenExpiresAt = unixTime(c.Expiry)
+		if end := c.ExpiresAt(); !end.IsZero() {
+			resp.ExpiresAt = &end
+		}
+		if v.valid {
+			resp.Features = c.FeaturesAt(t)
+			resp.Quotas = c.QuotasAt(t)
+		}
+		for _, g := range c.Licenses {
+			resp.Licenses = append(resp.Licenses, grantJSON{
+				Name: g.Name, Template: g.Template, Type: g.Type,
+				State:      c.GrantState(g, t),
+				StartsAt:   unixTime(g.StartsAt),
+				ValidUntil: unixTime(g.ValidUntil),
+				GraceUntil: unixTime(g.GraceUntil),
+				Features:   nonNil(g.Features),
+				Quotas:     nonNilMap(g.Quotas),
+			})
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// readyResponse is the body of /readyz.
+type readyResponse struct {
+	Ready   bool         `json:"ready"`
+	Valid   bool         `json:"valid"`
+	Code    license.Code `json:"code"`
+	Message string       `json:"message"`
+}
+
+// serveReady is 200 while the license is valid (always with --ready-always)
+// and 503 otherwise, so the pod leaves its Services when the license lapses.
+func (a *Agent) serveReady(w http.ResponseWriter) {
+	_, v := a.evaluate(a.now())
+	ready := v.valid || a.cfg.ReadyAlways
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, readyResponse{Ready: ready, Valid: v.valid, Code: v.code, Message: v.message})
+}
+
+// errorResponse is the body of every error that is not about a feature or quota.
+type errorResponse struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorResponse{Code: code, Message: message})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = mustJSON(errorResponse{Code: codeInternal, Message: "encode response: " + err.Error()})
+	}
+	writeBody(w, status, body)
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // the client went away; nothing to do
+}
+
+// unixTime is sec as a UTC time, or nil for zero ("not set").
+func unixTime(sec int64) *time.Time {
+	if sec == 0 {
+		return nil
+	}
+	t := time.Unix(sec, 0).UTC()
+	return &t
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func nonNilMap(m map[string]int64) map[string]int64 {
+	if m == nil {
+		return map[string]int64{}
+	}
+	return m
+}

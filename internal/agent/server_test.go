@@ -1,0 +1,203 @@
+package agent
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// twoLicenses holds "main" (valid now) and "addon" (expired a day ago, no grace),
+// which alone grants the feature "analytics" and the quota "reports".
+func twoLicenses() *license.Claims {
+	c := testClaims("two")
+	c.Licenses = append(c.Licenses, license.Grant{
+		Name: "addon", Template: "analytics-trial", Type: "Trial",
+		StartsAt: t0.Add(-30 * day).Unix(), ValidUntil: t0.Add(-day).Unix(),
+		Features: []string{"analytics", "backup"},
+		Quotas:   map[string]int64{"reports": 5, "nodes": 3},
+	})
+	return c
+}
+
+func TestFeatureEndpoint(t *testing.T) {
+	f := newFixture(t, twoLicenses())
+
+	r := f.get("/v1/features/replication").expect(t, http.StatusOK, "VALID")
+	if r.raw != `{"feature":"replication","entitled":true,"code":"VALID"}` {
+		t.Fatalf("body %s", r.raw)
+	}
+	r = f.get("/v1/features/sharding").expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
+	if r.body["feature"] != "sharding" || r.body["entitled"] != false || !strings.Contains(r.message(), "not granted by any license") {
+		t.Fatalf("body %s", r.raw)
+	}
+	r = f.get("/v1/features/analytics").expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
+	if !strings.Contains(r.message(), "addon (EXPIRED)") {
+		t.Fatalf("message %q does not name the lapsed license", r.message())
+	}
+	// Granted by both: the valid one wins.
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+	// Names are echoed as JSON, whatever they contain.
+	r = f.get(`/v1/features/%22%3Cx%3E`).expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
+	if r.body["feature"] != `"<x>` {
+		t.Fatalf("feature %v", r.body["feature"])
+	}
+
+	if r := f.do(http.MethodHead, "/v1/features/replication"); r.status != http.StatusOK || r.raw != "" {
+		t.Fatalf("HEAD: %d %q", r.status, r.raw)
+	}
+}
+
+func TestFeatureOfASuspendedLicensee(t *testing.T) {
+	c := testClaims("s")
+	c.Licensee.Suspended = true
+	f := newFixture(t, c)
+	r := f.get("/v1/features/replication").expect(t, http.StatusForbidden, "SUSPENDED")
+	if !strings.Contains(r.message(), "globex") {
+		t.Fatalf("message %q", r.message())
+	}
+}
+
+func TestQuotaEndpoint(t *testing.T) {
+	f := newFixture(t, twoLicenses())
+	r := f.get("/v1/quotas/nodes").expect(t, http.StatusOK, "VALID")
+	if r.raw != `{"quota":"nodes","limit":20,"code":"VALID"}` { // addon's 3 nodes lapsed with it
+		t.Fatalf("body %s", r.raw)
+	}
+	f.get("/v1/quotas/reports").expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
+	r = f.get("/v1/quotas/cpus").expect(t, http.StatusNotFound, "FEATURE_NOT_ENTITLED")
+	if !strings.Contains(r.message(), `quota "cpus"`) {
+		t.Fatalf("message %q", r.message())
+	}
+
+	f.clock.Add(31 * day)
+	f.get("/v1/quotas/nodes").expect(t, http.StatusOK, "IN_GRACE_PERIOD")
+	f.clock.Add(7 * day)
+	f.get("/v1/quotas/nodes").expect(t, http.StatusForbidden, "EXPIRED")
+	f.get("/v1/quotas/cpus").expect(t, http.StatusForbidden, "EXPIRED")
+}
+
+func TestLicenseEndpoint(t *testing.T) {
+	c := twoLicenses()
+	c.Expiry = t0.Add(24 * time.Hour).Unix()
+	f := newFixture(t, c)
+	r := f.get(pathLicense).expect(t, http.StatusOK, "VALID")
+
+	var got struct {
+		Valid    bool
+		Code     string
+		Message  string
+		Licensee struct{ Name, DisplayName, ExternalID string }
+		Product  struct{ Name, DisplayName string }
+		Features []string
+		Quotas   map[string]int64
+		Serial   string
+		Licenses []struct {
+			Name, Template, Type, State string
+			StartsAt, ValidUntil        time.Time
+			GraceUntil                  *time.Time
+			Features                    []string
+			Quotas                      map[string]int64
+		}
+		ExpiresAt, IssuedAt, TokenExpiresAt time.Time
+	}
+	must(t, json.Unmarshal([]byte(r.raw), &got))
+	switch {
+	case !got.Valid, got.Licensee.DisplayName != "Globex Corp.", got.Licensee.ExternalID != "crm-00042",
+		got.Product.Name != "acme-db", got.Serial != "two",
+		strings.Join(got.Features, ",") != "backup,replication", // addon's analytics lapsed
+		len(got.Quotas) != 1 || got.Quotas["nodes"] != 20,
+		!got.ExpiresAt.Equal(t0.Add(37 * day)), !got.TokenExpiresAt.Equal(t0.Add(24 * time.Hour)),
+		!got.IssuedAt.Equal(t0.Add(-time.Hour)), !strings.Contains(got.Message, "entitled until"):
+		t.Fatalf("license %s", r.raw)
+	}
+	if len(got.Licenses) != 2 || got.Licenses[0].State != "VALID" || got.Licenses[1].State != "EXPIRED" ||
+		got.Licenses[1].GraceUntil != nil || got.Licenses[1].Template != "analytics-trial" ||
+		!got.Licenses[0].ValidUntil.Equal(t0.Add(30*day)) {
+		t.Fatalf("licenses %s", r.raw)
+	}
+}
+
+func TestPerpetualLicense(t *testing.T) {
+	c := testClaims("forever")
+	c.Licenses[0].ValidUntil, c.Licenses[0].GraceUntil = 0, 0
+	f := newFixture(t, c)
+	r := f.get(pathLicense).expect(t, http.StatusOK, "VALID")
+	if r.body["expiresAt"] != nil || r.body["licenses"].([]any)[0].(map[string]any)["validUntil"] != nil {
+		t.Fatalf("perpetual license %s", r.raw)
+	}
+	if got := f.metric("license_agent_license_expiry_timestamp_seconds"); got != "+Inf" {
+		t.Fatalf("expiry metric %q, want +Inf", got)
+	}
+}
+
+func TestErrorsAreJSON(t *testing.T) {
+	f := newFixture(t, testClaims("s"))
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/", http.StatusNotFound, codeNotFound},
+		{http.MethodGet, "/v1/licence", http.StatusNotFound, codeNotFound},
+		{http.MethodGet, "/v1/features/", http.StatusNotFound, codeNotFound},
+		{http.MethodGet, "/v1/features/a/b", http.StatusNotFound, codeNotFound},
+		{http.MethodGet, "/v1/quotas/", http.StatusNotFound, codeNotFound},
+		{http.MethodPost, pathLicense, http.StatusMethodNotAllowed, codeMethodNotAllowed},
+		{http.MethodDelete, "/v1/features/backup", http.StatusMethodNotAllowed, codeMethodNotAllowed},
+		{http.MethodPut, "/v1/quotas/nodes", http.StatusMethodNotAllowed, codeMethodNotAllowed},
+		{http.MethodPost, pathReadyz, http.StatusMethodNotAllowed, codeMethodNotAllowed},
+		{http.MethodPost, pathMetrics, http.StatusMethodNotAllowed, codeMethodNotAllowed},
+	} {
+		r := f.do(tc.method, tc.path).expect(t, tc.status, tc.code)
+		if r.message() == "" {
+			t.Errorf("%s %s: no message: %s", tc.method, tc.path, r.raw)
+		}
+		if tc.status == http.StatusMethodNotAllowed && r.header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s %s: Allow %q", tc.method, tc.path, r.header.Get("Allow"))
+		}
+	}
+}
+
+func TestProbeHandlerServesOnlyHealthAndMetrics(t *testing.T) {
+	f := newFixture(t, testClaims("s"))
+	f.server.Config.Handler = f.agent.ProbeHandler()
+	f.get(pathReadyz).expect(t, http.StatusOK, "VALID")
+	if r := f.get(pathHealthz); r.status != http.StatusOK || r.body["status"] != "ok" {
+		t.Fatalf("healthz %d %s", r.status, r.raw)
+	}
+	r := f.get(pathLicense).expect(t, http.StatusNotFound, codeNotFound)
+	if !strings.Contains(r.message(), "--listen") {
+		t.Errorf("message %q does not point at the license API", r.message())
+	}
+	f.get("/v1/features/backup").expect(t, http.StatusNotFound, codeNotFound)
+}
+
+func TestMetricsAreExposed(t *testing.T) {
+	c := testClaims("s")
+	c.Expiry = t0.Add(time.Hour).Unix()
+	f := newFixture(t, c)
+	for name, want := range map[string]string{
+		"license_agent_license_valid":                                 "1",
+		"license_agent_license_expiry_timestamp_seconds":              promFloat(t0.Add(37 * day)),
+		"license_agent_token_expiry_timestamp_seconds":                promFloat(t0.Add(time.Hour)),
+		"license_agent_reloads_total":                                 "1",
+		"license_agent_clock_skew_detected_total":                     "0",
+		`license_agent_verification_failures_total{code="MALFORMED"}`: "0",
+	} {
+		if got := f.metric(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if !strings.Contains(f.get(pathMetrics).raw, "go_goroutines") {
+		t.Error("no Go runtime metrics")
+	}
+}
+
+// promFloat is t in Unix seconds as the text exposition writes it.
+func promFloat(t time.Time) string { return strconv.FormatFloat(float64(t.Unix()), 'g', -1, 64) }

@@ -1,0 +1,221 @@
+package agent
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// snapshot is the outcome of one verification: immutable, shared by every
+// request through an atomic pointer until the next reload. Whatever depends only
+// on the token is computed here once; whatever depends on the time (license
+// windows, the token's own lifetime) is decided per request from plain integers.
+type snapshot struct {
+	in inputs
+	// token and keys are kept to verify again when the token's lifetime
+	// verdict flips, without reading or parsing anything.
+	token string
+	keys  *license.KeySet
+
+	// claims are nil unless the signature held.
+	claims *license.Claims
+	// failure is the verification error at verifiedAt: nil, a lifetime error
+	// (EXPIRED, NOT_YET_VALID; claims set) or anything else (claims nil).
+	failure    *license.Error
+	verifiedAt time.Time
+
+	// The token's lifetime as accepted by license.Verify, in Unix nanoseconds
+	// with the leeway applied: valid while lifeFrom <= now <= lifeUntil.
+	lifeFrom, lifeUntil int64
+	// issuedAtFloor is iat minus the leeway, in Unix nanoseconds: a clock before
+	// it has moved backwards (math.MinInt64 when iat is absent).
+	issuedAtFloor int64
+
+	// features indexes, per feature name, the licenses granting it, with the
+	// response bodies of the two entitling states already encoded.
+	features map[string]*featureEntry
+}
+
+type featureEntry struct {
+	grants    []int
+	validBody []byte
+	graceBody []byte
+}
+
+// buildSnapshot verifies in at the moment now through pkg/license.
+func buildSnapshot(cfg *Config, in inputs, now time.Time) *snapshot {
+	token, keys, failure := resolveTrust(cfg, in)
+	s := newSnapshot(in, token, keys, now)
+	if failure != nil {
+		s.failure = failure
+		return s
+	}
+	s.verify(cfg)
+	return s
+}
+
+// reverified is s verified again at now, for when the token's lifetime verdict
+// has changed since s was built (it expired, or became valid).
+func (s *snapshot) reverified(cfg *Config, now time.Time) *snapshot {
+	next := newSnapshot(s.in, s.token, s.keys, now)
+	next.verify(cfg)
+	return next
+}
+
+func newSnapshot(in inputs, token string, keys *license.KeySet, now time.Time) *snapshot {
+	return &snapshot{in: in, token: token, keys: keys, verifiedAt: now,
+		lifeFrom: math.MinInt64, lifeUntil: math.MaxInt64, issuedAtFloor: math.MinInt64}
+}
+
+// verify runs license.Verify at verifiedAt and precomputes what requests need.
+func (s *snapshot) verify(cfg *Config) {
+	claims, err := license.Verify(s.token, s.keys, s.verifiedAt, cfg.verifyOptions()...)
+	if err != nil {
+		s.failure = asLicenseError(err)
+	}
+	if claims == nil {
+		return
+	}
+	s.claims = claims
+	leeway := cfg.Leeway.Nanoseconds()
+	if claims.NotBefore != 0 {
+		s.lifeFrom = saturatingNanos(claims.NotBefore, -leeway)
+	}
+	if claims.Expiry != 0 {
+		s.lifeUntil = saturatingNanos(claims.Expiry, leeway)
+	}
+	if claims.IssuedAt != 0 {
+		s.issuedAtFloor = saturatingNanos(claims.IssuedAt, -leeway)
+	}
+	s.features = indexFeatures(claims)
+}
+
+// resolveTrust picks the token and the key set out of the inputs, or says why
+// there is nothing to verify.
+func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Error) {
+	if f := unreadable(in.license, "license"); f != nil {
+		return "", nil, f
+	}
+	token := in.license.data
+	var keys *license.KeySet
+	if cfg.BundleFile != "" {
+		bundle, err := license.ParseBundle([]byte(in.license.data))
+		if err != nil {
+			e := asLicenseError(err)
+			return "", nil, &license.Error{Code: e.Code, Message: in.license.path + ": " + e.Message, Err: e.Err}
+		}
+		token = bundle.Token
+		if cfg.TrustBundledKeys {
+			if keys, err = bundle.BundledKeys(); err != nil {
+				return "", nil, untrusted(in.license.path, err)
+			}
+		}
+	}
+	if keys == nil {
+		if f := unreadable(in.anchor, "trust anchor"); f != nil {
+			f.Code = license.CodeUnknownKey
+			return "", nil, f
+		}
+		var err error
+		if keys, err = license.ParseJWKS([]byte(in.anchor.data)); err != nil {
+			return "", nil, untrusted(in.anchor.path, err)
+		}
+	}
+	return token, keys, nil
+}
+
+// unreadable is the failure of a file that could not be read, or nil.
+func unreadable(fc fileContent, what string) *license.Error {
+	switch {
+	case fc.missing && what == "license":
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("no license mounted yet: %s does not exist; the agent loads it as soon as it appears", fc.path)}
+	case fc.missing:
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s %s does not exist; mount the product's jwks.json there", what, fc.path)}
+	case fc.readErr != "":
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("cannot read %s %s: %s", what, fc.path, fc.readErr)}
+	}
+	return nil
+}
+
+func untrusted(path string, err error) *license.Error {
+	return &license.Error{Code: license.CodeUnknownKey, Message: fmt.Sprintf("trust anchor %s is not usable, so no token can be verified: %v; fix the product's jwks.json (the <product>-license-keys ConfigMap)", path, err), Err: err}
+}
+
+// asLicenseError keeps the *license.Error in err's chain; anything else (which
+// pkg/license does not return for a token) becomes MALFORMED.
+func asLicenseError(err error) *license.Error {
+	if e, ok := errors.AsType[*license.Error](err); ok {
+		return e
+	}
+	return &license.Error{Code: license.CodeMalformed, Message: err.Error(), Err: err}
+}
+
+// indexFeatures lists, per feature, the licenses that grant it, and encodes the
+// 200 responses once so the feature check only copies bytes.
+func indexFeatures(c *license.Claims) map[string]*featureEntry {
+	out := map[string]*featureEntry{}
+	for i, g := range c.Licenses {
+		for _, name := range g.Features {
+			e := out[name]
+			if e == nil {
+				e = &featureEntry{
+					validBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
+					graceBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
+				}
+				out[name] = e
+			}
+			if len(e.grants) == 0 || e.grants[len(e.grants)-1] != i {
+				e.grants = append(e.grants, i)
+			}
+		}
+	}
+	return out
+}
+
+// lifetimeOK reports whether the token's nbf/exp admit the moment now (Unix ns),
+// exactly as license.Verify decides it.
+func (s *snapshot) lifetimeOK(now int64) bool {
+	return now >= s.lifeFrom && now <= s.lifeUntil
+}
+
+// stale reports whether the verdict on the token's lifetime taken at
+// verifiedAt no longer holds at now, so the token must be verified again.
+func (s *snapshot) stale(now int64) bool {
+	if s.claims == nil {
+		return false
+	}
+	wasOK := s.failure == nil
+	return s.lifetimeOK(now) != wasOK
+}
+
+// saturatingNanos is sec seconds plus delta nanoseconds, as Unix nanoseconds,
+// clamped to the int64 range so absurd claims cannot wrap around.
+func saturatingNanos(sec, delta int64) int64 {
+	const limit = math.MaxInt64 / int64(time.Second)
+	switch {
+	case sec > limit:
+		return math.MaxInt64
+	case sec < -limit:
+		return math.MinInt64
+	}
+	ns := sec * int64(time.Second)
+	if delta > 0 && ns > math.MaxInt64-delta {
+		return math.MaxInt64
+	}
+	if delta < 0 && ns < math.MinInt64-delta {
+		return math.MinInt64
+	}
+	return ns + delta
+}
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("encode %T: %v", v, err)) // only fixed response types are encoded
+	}
+	return b
+}
