@@ -1,0 +1,13 @@
+// Package plugin is the kubectl-license plugin: a status table of Licensees,
+// offline and in-cluster token inspection and verification (through pkg/license,
+// the one verifier), renewal and key-rotation requests, and offline bundle export.
+//
+// Exit status, shared by every command:
+//
+//	0  success; for inspect and verify: the license entitles (VALID or IN_GRACE_PERIOD)
+//	1  the token verifies but does not entitle: EXPIRED, NOT_YET_VALID, SUSPENDED,
+//	   FEATURE_NOT_ENTITLED
+//	2  the token does not verify: SIGNATURE_INVALID, UNKNOWN_KEY, MALFORMED
+//	3  usage or cluster error: bad flags or arguments, unreadable file, unusable
+//	   trust anchor, object not found, API error, timeout waiting for the controller
+package plugin
