@@ -1,0 +1,216 @@
+// Package bench measures issuance throughput against a baseline controller that
+// performs the same minimum writes per Licensee (one Secret create, one status
+// update) with the same client settings, on the same local control plane.
+//
+//	make bench                       # N=1000
+//	BENCH_LICENSEES=200 make bench
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/controllers"
+	"github.com/kubelicense/kubelicense/internal/testenv"
+)
+
+// clientQPS and clientBurst are the same for both controllers and high enough
+// that client-side throttling does not hide the controllers' own cost.
+const (
+	clientQPS   = 500
+	clientBurst = 1000
+)
+
+func licenseeCount() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_LICENSEES")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}
+
+func BenchmarkIssuanceVsBaseline(b *testing.B) {
+	log.SetLogger(discardLogs())
+	env, err := testenv.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := testenv.Start(env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := licenseeCount()
+
+	for b.Loop() {
+		// Baseline first, then ours, each in its own namespace with its own manager.
+		base := run(b, cfg, c, n, "baseline", func(mgr ctrl.Manager) error {
+			return ctrl.NewControllerManagedBy(mgr).For(&licensingv1alpha1.Licensee{}).Named("baseline").
+				Complete(&baselineReconciler{Client: mgr.GetClient()})
+		}, isBaselineDone)
+		ours := run(b, cfg, c, n, "kubelicense", func(mgr ctrl.Manager) error {
+			return controllers.SetupAll(context.Background(), mgr, controllers.Options{})
+		}, isIssued)
+
+		ratio := ours / base
+		b.ReportMetric(base, "baseline-licensees/s")
+		b.ReportMetric(ours, "licensees/s")
+		b.ReportMetric(ratio, "ratio")
+		fmt.Printf("issuance of %d Licensees: kubelicense %.1f/s, baseline %.1f/s, ratio %.2f (target >= 0.80)\n", n, ours, base, ratio)
+	}
+}
+
+// run starts a manager with setup in a fresh namespace, creates the Product, a
+// template and n Licensees, and returns Licensees per second until done(l) holds
+// for all of them.
+func run(b *testing.B, cfg *rest.Config, c client.Client, n int, name string, setup func(ctrl.Manager) error, done func(*licensingv1alpha1.Licensee) bool) float64 {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-" + name + "-"}}
+	must(b, c.Create(ctx, ns))
+
+	requests := &requestCounter{}
+	mgrCfg := rest.CopyConfig(cfg)
+	mgrCfg.Wrap(requests.wrap)
+	cacheOpts := controllers.CacheOptions()
+	cacheOpts.DefaultNamespaces = map[string]cache.Config{ns.Name: {}}
+	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
+		Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, Cache: cacheOpts,
+	})
+	must(b, err)
+	must(b, setup(mgr))
+	stopped := make(chan struct{})
+	go func() { _ = mgr.Start(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		b.Fatal("cache did not sync")
+	}
+
+	must(b, c.Create(ctx, &licensingv1alpha1.Product{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "acme-db"},
+		Spec:       licensingv1alpha1.ProductSpec{Features: []licensingv1alpha1.FeatureDefinition{{Name: "replication"}}},
+	}))
+	duration := licensingv1alpha1.Duration("8760h")
+	must(b, c.Create(ctx, &licensingv1alpha1.LicenseTemplate{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "annual"},
+		Spec: licensingv1alpha1.LicenseTemplateSpec{
+			ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"}, Type: licensingv1alpha1.LicenseTypeSubscription,
+			Duration: &duration, Features: []licensingv1alpha1.FeatureName{"replication"},
+		},
+	}))
+	// Let the Product get its key first: both runs then measure issuance alone.
+	waitFor(b, 60*time.Second, func() bool {
+		p := &licensingv1alpha1.Product{}
+		return c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "acme-db"}, p) == nil &&
+			(name == "baseline" || meta.IsStatusConditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionReady))
+	})
+
+	start := time.Now()
+	for i := range n {
+		must(b, c.Create(ctx, &licensingv1alpha1.Licensee{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("licensee-%05d", i)},
+			Spec: licensingv1alpha1.LicenseeSpec{
+				ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"},
+				Licenses:   []licensingv1alpha1.LicenseSpec{{Name: "main", TemplateRef: licensingv1alpha1.LocalObjectReference{Name: "annual"}}},
+			},
+		}))
+	}
+	waitFor(b, 20*time.Minute, func() bool {
+		time.Sleep(150 * time.Millisecond) // poll gently: the listing loads the same API server
+		list := &licensingv1alpha1.LicenseeList{}
+		if c.List(ctx, list, client.InNamespace(ns.Name)) != nil {
+			return false
+		}
+		ready := 0
+		for i := range list.Items {
+			if done(&list.Items[i]) {
+				ready++
+			}
+		}
+		return ready == n
+	})
+	elapsed := time.Since(start)
+	secrets := &corev1.SecretList{}
+	must(b, c.List(ctx, secrets, client.InNamespace(ns.Name), client.HasLabels{licensingv1alpha1.LabelLicensee}))
+	if len(secrets.Items) != n {
+		b.Fatalf("%s: %d Secrets for %d Licensees", name, len(secrets.Items), n)
+	}
+	fmt.Printf("%s: %d Licensees Ready with their Secret in %s; API requests: %s\n", name, n, elapsed.Round(time.Millisecond), requests)
+	return float64(n) / elapsed.Seconds()
+}
+
+func isIssued(l *licensingv1alpha1.Licensee) bool {
+	c := meta.FindStatusCondition(l.Status.Conditions, licensingv1alpha1.ConditionReady)
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == controllers.ReasonIssued && l.Status.Serial != ""
+}
+
+func isBaselineDone(l *licensingv1alpha1.Licensee) bool {
+	return meta.IsStatusConditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)
+}
+
+// baselineReconciler does nothing but the minimum writes: one Secret create and
+// one status update per Licensee.
+type baselineReconciler struct{ client.Client }
+
+func (r *baselineReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	l := &licensingv1alpha1.Licensee{}
+	if err := r.Get(ctx, req.NamespacedName, l); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if l.Status.ObservedGeneration == l.Generation {
+		return reconcile.Result{}, nil
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: l.Namespace, Name: l.Name + "-license", Labels: map[string]string{
+			licensingv1alpha1.LabelManaged: "true", licensingv1alpha1.LabelLicensee: l.Name,
+		}},
+		Type: licensingv1alpha1.SecretTypeLicense,
+		Data: map[string][]byte{licensingv1alpha1.LicenseTokenKey: []byte("baseline")},
+	}
+	if err := r.Create(ctx, secret); err != nil && !apierrors.IsAlreadyExists(err) {
+		return reconcile.Result{}, err
+	}
+	original := l.DeepCopy()
+	meta.SetStatusCondition(&l.Status.Conditions, metav1.Condition{Type: licensingv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Baseline", ObservedGeneration: l.Generation})
+	l.Status.ObservedGeneration = l.Generation
+	return reconcile.Result{}, r.Status().Patch(ctx, l, client.MergeFrom(original))
+}
+
+func waitFor(b *testing.B, timeout time.Duration, cond func() bool) {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out after %s", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func must(b *testing.B, err error) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+}
