@@ -6,6 +6,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -29,6 +32,38 @@ func CacheOptions() cache.Options {
 type Options struct {
 	// Clock is injected so tests can move time; nil means the real clock.
 	Clock clock.PassiveClock
+	// EventQPS and EventBurst limit the client that sends Events (0: 10 and 25).
+	// Events have their own client so a burst of issuances is not slowed down by
+	// its own diagnostics: they trail the work instead of competing with it.
+	EventQPS   float32
+	EventBurst int
+}
+
+// newEventRecorders starts an events.k8s.io broadcaster with its own rate-limited
+// client and returns one recorder per controller name.
+func newEventRecorders(ctx context.Context, mgr ctrl.Manager, opts Options, names ...string) (map[string]events.EventRecorder, error) {
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	cfg.QPS, cfg.Burst = opts.EventQPS, opts.EventBurst
+	if cfg.QPS <= 0 {
+		cfg.QPS = 10
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 25
+	}
+	clientset, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create events client: %w", err)
+	}
+	broadcaster := events.NewBroadcaster(&events.EventSinkImpl{Interface: clientset.EventsV1()})
+	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
+		return nil, fmt.Errorf("start events broadcaster: %w", err)
+	}
+	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
+	recorders := map[string]events.EventRecorder{}
+	for _, name := range names {
+		recorders[name] = broadcaster.NewRecorder(mgr.GetScheme(), name)
+	}
+	return recorders, nil
 }
 
 // SetupAll registers the cache indexes and the three controllers with mgr.
@@ -39,9 +74,13 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := IndexFields(ctx, mgr); err != nil {
 		return err
 	}
+	recorders, err := newEventRecorders(ctx, mgr, opts, "kubelicense-product", "kubelicense-licensee")
+	if err != nil {
+		return err
+	}
 	if err := (&ProductReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("product-controller"), Clock: opts.Clock,
+		Recorder: recorders["kubelicense-product"], Clock: opts.Clock,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Product controller: %w", err)
 	}
@@ -50,7 +89,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&LicenseeReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
-		Recorder: mgr.GetEventRecorder("licensee-controller"), Clock: opts.Clock,
+		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Licensee controller: %w", err)
 	}

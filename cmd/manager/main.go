@@ -20,49 +20,62 @@ import (
 	"github.com/kubelicense/kubelicense/controllers"
 )
 
+// settings are the manager's command-line settings.
+type settings struct {
+	metricsAddr, probeAddr string
+	leaderElect, secure    bool
+	apiQPS, eventQPS       float64
+	apiBurst, eventBurst   int
+}
+
 func main() {
-	var (
-		metricsAddr, probeAddr string
-		leaderElect, secure    bool
-	)
-	flag.StringVar(&metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 with --metrics-secure=false; 0 disables it.")
-	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
-	flag.BoolVar(&secure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
+	var s settings
+	flag.StringVar(&s.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 with --metrics-secure=false; 0 disables it.")
+	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.BoolVar(&s.secure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
+	flag.Float64Var(&s.apiQPS, "kube-api-qps", 50, "Requests per second to the API server (issuing, status).")
+	flag.IntVar(&s.apiBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
+	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
+	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
 
-	if err := run(metricsAddr, probeAddr, leaderElect, secure); err != nil {
+	if err := run(s); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
 		os.Exit(1)
 	}
 }
 
-func run(metricsAddr, probeAddr string, leaderElect, secure bool) error {
+func run(s settings) error {
+	if s.apiQPS <= 0 || s.apiBurst <= 0 || s.eventQPS <= 0 || s.eventBurst <= 0 {
+		return fmt.Errorf("--kube-api-qps, --kube-api-burst, --event-qps and --event-burst must be positive")
+	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(licensingv1alpha1.AddToScheme(scheme))
 
 	metricsOpts := metricsserver.Options{
-		BindAddress:   metricsAddr,
-		SecureServing: secure,
+		BindAddress:   s.metricsAddr,
+		SecureServing: s.secure,
 		// HTTP/2 is off: it is exposed to the HTTP/2 Rapid Reset and Stream Cancellation CVEs.
 		TLSOpts: []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }},
 	}
-	if secure {
+	if s.secure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("find the cluster: %w (set KUBECONFIG or run in a Pod)", err)
 	}
+	cfg.QPS, cfg.Burst = float32(s.apiQPS), s.apiBurst
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
-		HealthProbeBindAddress: probeAddr,
-		LeaderElection:         leaderElect,
+		HealthProbeBindAddress: s.probeAddr,
+		LeaderElection:         s.leaderElect,
 		LeaderElectionID:       "kubelicense.licensing.kubelicense.io",
 		Cache:                  controllers.CacheOptions(),
 	})
@@ -70,7 +83,7 @@ func run(metricsAddr, probeAddr string, leaderElect, secure bool) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{}); err != nil {
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst}); err != nil {
 		return err
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
