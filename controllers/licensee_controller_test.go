@@ -293,6 +293,27 @@ var _ = Describe("Licensee controller", func() {
 		Eventually(func() string { return condition(get(l).Status.Conditions, "Ready").Message }).ShouldNot(ContainSubstring("missing does not exist"))
 	})
 
+	It("owns the Secret with deletionPolicy Delete and lets go of it with Orphan", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
+		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
+		l.Spec.Secret.DeletionPolicy = licensingv1alpha1.SecretDeletionPolicyOrphan
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		Expect(get(secret(ns, "globex-license")).OwnerReferences).To(BeEmpty())
+
+		l = get(l)
+		l.Spec.Secret.DeletionPolicy = licensingv1alpha1.SecretDeletionPolicyDelete
+		update(l)
+		Eventually(func() int { return len(get(secret(ns, "globex-license")).OwnerReferences) }).Should(Equal(1))
+		Expect(get(secret(ns, "globex-license")).OwnerReferences[0].UID).To(Equal(l.UID))
+
+		l = get(l)
+		l.Spec.Secret.DeletionPolicy = licensingv1alpha1.SecretDeletionPolicyOrphan
+		update(l)
+		Eventually(func() int { return len(get(secret(ns, "globex-license")).OwnerReferences) }).Should(Equal(0))
+	})
+
 	It("re-issues on a renew request and acknowledges it in status", func() {
 		readyProduct(ns, "acme-db")
 		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
