@@ -62,10 +62,22 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 	}
 	ready := reason == ReasonIssued || reason == ReasonRevoked
 	setCondition(&st.Conditions, gen, licensingv1alpha1.ConditionReady, ready, reason, message)
+	stalledReason, stalledMessage := reason, message
+	if !stalled && len(s.problems) > 0 {
+		// An invalid license needs a person even while something else (the
+		// Product's key) holds up issuing.
+		stalled, stalledReason, stalledMessage = true, ReasonInvalidLicense, strings.Join(s.problems, "; ")
+	}
 	if stalled {
-		setCondition(&st.Conditions, gen, conditionStalled, true, reason, message)
+		setCondition(&st.Conditions, gen, conditionStalled, true, stalledReason, stalledMessage)
 	} else {
 		removeCondition(&st.Conditions, conditionStalled)
+	}
+	// Waiting on the Product is progress, not failure: kstatus reads Reconciling as InProgress.
+	if reason == ReasonProductKeyUnavailable {
+		setCondition(&st.Conditions, gen, conditionReconciling, true, reason, message)
+	} else {
+		removeCondition(&st.Conditions, conditionReconciling)
 	}
 	if err == nil {
 		st.ObservedGeneration = gen

@@ -270,6 +270,8 @@ var _ = Describe("Licensee controller", func() {
 		update(l)
 		Eventually(licenseeCondition(l, "Ready")).Should(Equal("False/ProductKeyUnavailable"))
 		Expect(condition(l.Status.Conditions, "Ready").Message).To(ContainSubstring("acme-db"))
+		Expect(condition(l.Status.Conditions, "Reconciling").Status).To(Equal(metav1.ConditionTrue), "waiting, not failed")
+		Expect(condition(l.Status.Conditions, "Stalled").Type).To(BeEmpty())
 		Consistently(func() string { return get(secret(ns, "globex-license")).ResourceVersion }, "2s").Should(Equal(rv))
 	})
 

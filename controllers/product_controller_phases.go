@@ -39,6 +39,7 @@ const (
 	signingKeySecretSuffix      = "-signing-key"
 	publicKeysConfigMapSuffix   = "-license-keys"
 	conditionStalled            = "Stalled"
+	conditionReconciling        = "Reconciling"
 	externalKeyCreatedFallback  = "first seen"
 	keyUnavailableIssuingPaused = "issuing for this Product is paused"
 )
