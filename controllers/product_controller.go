@@ -64,7 +64,9 @@ func (r *ProductReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	original := product.DeepCopy()
-	s := &productScope{product: product, now: r.Clock.Now()}
+	// Whole seconds: status times are stored to the second, and instants derived
+	// from them (removeAt, the rotation due time) must agree with what is stored.
+	s := &productScope{product: product, now: r.Clock.Now().Truncate(time.Second)}
 
 	err := r.reconcilePhases(ctx, s)
 	if errors.Is(err, errNotYetCached) {
