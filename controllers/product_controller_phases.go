@@ -40,7 +40,6 @@ const (
 	publicKeysConfigMapSuffix   = "-license-keys"
 	conditionStalled            = "Stalled"
 	conditionReconciling        = "Reconciling"
-	externalKeyCreatedFallback  = "first seen"
 	keyUnavailableIssuingPaused = "issuing for this Product is paused"
 )
 
@@ -90,7 +89,7 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 				name, p.Status.SigningKeyID, keyUnavailableIssuingPaused, licensingv1alpha1.AnnotationRotateKey)
 			return nil
 		}
-		return r.createManagedKey(ctx, s, rotateRequested, annotation)
+		return r.createManagedKey(ctx, s, annotation)
 	case err != nil:
 		return fmt.Errorf("get signing key Secret %s: %w", name, err)
 	}
@@ -153,22 +152,23 @@ func rotateEvery(p *licensingv1alpha1.Product) (d time.Duration) {
 	return d
 }
 
-func (r *ProductReconciler) generateKey(s *productScope) (*keys.SigningKey, error) {
+// generateKey makes a key of the wanted algorithm and the Secret data holding it.
+func (r *ProductReconciler) generateKey(s *productScope) (*keys.SigningKey, map[string][]byte, error) {
 	key, err := keys.Generate(keys.Algorithm(wantedAlgorithm(s.product)), s.now, r.Rand)
 	if err != nil {
-		return nil, fmt.Errorf("generate %s signing key for Product %s: %w", wantedAlgorithm(s.product), s.product.Name, err)
+		return nil, nil, fmt.Errorf("generate %s signing key for Product %s: %w", wantedAlgorithm(s.product), s.product.Name, err)
 	}
-	return key, nil
+	data, err := keys.EncodeKeySecretData(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return key, data, nil
 }
 
 // createManagedKey makes the Product's first key (or a new one after loss, on request).
-func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScope, rotateRequested bool, annotation string) error {
+func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScope, annotation string) error {
 	p := s.product
-	key, err := r.generateKey(s)
-	if err != nil {
-		return err
-	}
-	data, err := keys.EncodeKeySecretData(key)
+	key, data, err := r.generateKey(s)
 	if err != nil {
 		return err
 	}
@@ -202,7 +202,6 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	} else {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRotated, "RotateKey", "signing key %s was lost; generated %s signing key %s on request", previous, key.Algorithm, key.ID)
 	}
-	_ = rotateRequested
 	return r.scheduleRotation(s)
 }
 
@@ -211,11 +210,7 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 // published until the tokens it signed have lapsed.
 func (r *ProductReconciler) replaceManagedKey(ctx context.Context, s *productScope, secret *corev1.Secret, retiring *keys.SigningKey, reason, annotation string) error {
 	p := s.product
-	key, err := r.generateKey(s)
-	if err != nil {
-		return err
-	}
-	data, err := keys.EncodeKeySecretData(key)
+	key, data, err := r.generateKey(s)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package controllers_test
 import (
 	"bytes"
 	"context"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +34,7 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	clk       = &shiftedClock{}
-	writes    = &writeCounter{}
+	writes    = &testenv.RequestCounter{}
 	logs      = &syncBuffer{}
 )
 
@@ -60,7 +59,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	mgrCfg := rest.CopyConfig(cfg)
-	mgrCfg.Wrap(writes.wrap)
+	mgrCfg.Wrap(writes.Wrap)
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -91,52 +90,6 @@ func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) 
 
 // advance moves the clock forward by d.
 func (c *shiftedClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
-
-// writeCounter counts the manager's write requests per resource, e.g. "secrets".
-type writeCounter struct {
-	mu     sync.Mutex
-	counts map[string]int
-}
-
-func (w *writeCounter) wrap(rt http.RoundTripper) http.RoundTripper {
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		if req.Method != http.MethodGet {
-			w.mu.Lock()
-			if w.counts == nil {
-				w.counts = map[string]int{}
-			}
-			w.counts[resourceOf(req.URL.Path)]++
-			w.mu.Unlock()
-		}
-		return rt.RoundTrip(req)
-	})
-}
-
-func (w *writeCounter) get(resource string) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.counts[resource]
-}
-
-// resourceOf turns /api/v1/namespaces/ns/secrets/name into "secrets" and
-// /apis/g/v/namespaces/ns/licensees/name/status into "licensees/status".
-func resourceOf(path string) string {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	for i, p := range parts {
-		if p == "namespaces" && i+2 < len(parts) {
-			rest := parts[i+2:]
-			if len(rest) >= 3 {
-				return rest[0] + "/" + rest[2]
-			}
-			return rest[0]
-		}
-	}
-	return path
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 type syncBuffer struct {
 	mu  sync.Mutex

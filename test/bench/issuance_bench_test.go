@@ -91,9 +91,9 @@ func run(b *testing.B, cfg *rest.Config, c client.Client, n int, name string, se
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-" + name + "-"}}
 	must(b, c.Create(ctx, ns))
 
-	requests := &requestCounter{}
+	requests := &testenv.RequestCounter{}
 	mgrCfg := rest.CopyConfig(cfg)
-	mgrCfg.Wrap(requests.wrap)
+	mgrCfg.Wrap(requests.Wrap)
 	cacheOpts := controllers.CacheOptions()
 	cacheOpts.DefaultNamespaces = map[string]cache.Config{ns.Name: {}}
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
