@@ -1,6 +1,10 @@
 package license
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -40,6 +44,76 @@ func FuzzVerify(f *testing.F) {
 			c.ExpiresAt()
 		}
 	})
+}
+
+// FuzzDecodeClaims checks decodeClaims against encoding/json, which Verify used
+// before: whatever decodeClaims accepts, encoding/json accepts and decodes to the
+// same Claims. decodeClaims may reject more (duplicate names, invalid UTF-8).
+func FuzzDecodeClaims(f *testing.F) {
+	good, err := json.Marshal(sampleClaims())
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{
+		string(good),
+		`{"aud":"acme-db","Exp":5,"LICENSES":[{"quotas":{"a":1,"A":2}}]}`,
+		`{"aud":null,"quotas":null,"licenses":null,"licensee":null,"iat":null}`,
+		`{"iat":1.0,"exp":1e3,"nbf":-0,"licenses":[{"seats":2147483648}]}`,
+		`{"e_xp":1,"licensee":{"display-name":"x"},"iſs":"k","unknown":{"x":[1,"2"]}}`,
+		`{"sub":"\ud800","aud":["a",1]}`,
+		"{\"sub\":\"\xff\"}",
+		` {"aud":"x","AUD":["y"]} `,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got, err := decodeClaims(payload)
+		if err != nil {
+			if CodeOf(err) != CodeMalformed {
+				t.Fatalf("decodeClaims(%q) error without MALFORMED: %v", payload, err)
+			}
+			return
+		}
+		want, err := decodeClaimsStdlib(payload)
+		if err != nil {
+			t.Fatalf("decodeClaims(%q) accepted what encoding/json rejects: %v", payload, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("decodeClaims(%q) = %+v, encoding/json decodes %+v", payload, got, want)
+		}
+	})
+}
+
+// decodeClaimsStdlib is decodeClaims as it was written with encoding/json.
+func decodeClaimsStdlib(payload []byte) (*Claims, error) {
+	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
+		return nil, errors.New("not a JSON object")
+	}
+	type plainClaims Claims
+	var c Claims
+	wire := struct {
+		*plainClaims
+		Audience stdlibAudience `json:"aud"`
+	}{plainClaims: (*plainClaims)(&c)}
+	if err := json.Unmarshal(payload, &wire); err != nil {
+		return nil, err
+	}
+	c.Audience = wire.Audience
+	return &c, nil
+}
+
+type stdlibAudience []string
+
+func (a *stdlibAudience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = stdlibAudience{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(a))
 }
 
 // FuzzParseBundle feeds arbitrary files to ParseBundle, whose JWKS a caller may

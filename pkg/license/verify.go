@@ -2,7 +2,6 @@ package license
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,6 +9,9 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // DefaultLeeway is the clock skew Verify tolerates on exp and nbf.
@@ -137,6 +139,17 @@ func isLicenseType(typ string) bool {
 	return typ == TokenType
 }
 
+// claimsJSON configures encoding/json/v2 (its mirror module until Go ships it
+// without GOEXPERIMENT), which decodes claims about twice as fast as
+// encoding/json. It is stricter: duplicate names and invalid UTF-8 are errors.
+// Otherwise names match as in encoding/json, case-insensitively but without
+// ignoring '-' and '_', so a payload both accept decodes to the same Claims
+// (FuzzDecodeClaims checks this).
+var claimsJSON = json.JoinOptions(
+	json.MatchCaseInsensitiveNames(true),
+	jsonv1.MatchCaseSensitiveDelimiter(true),
+)
+
 // decodeClaims decodes a verified payload.
 func decodeClaims(payload []byte) (*Claims, error) {
 	if p := bytes.TrimLeft(payload, " \t\r\n"); len(p) == 0 || p[0] != '{' {
@@ -148,7 +161,7 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		*plainClaims
 		Audience audience `json:"aud"`
 	}{plainClaims: (*plainClaims)(&c)}
-	if err := json.Unmarshal(payload, &wire); err != nil {
+	if err := json.Unmarshal(payload, &wire, claimsJSON); err != nil {
 		return nil, newError(CodeMalformed, err, "token payload is not valid license claims JSON; re-issue the token")
 	}
 	c.Audience = wire.Audience
@@ -159,16 +172,16 @@ func decodeClaims(payload []byte) (*Claims, error) {
 // allows, so tokens from other JWT issuers decode too.
 type audience []string
 
-func (a *audience) UnmarshalJSON(b []byte) error {
-	if len(b) > 0 && b[0] == '"' {
+func (a *audience) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	if dec.PeekKind() == '"' {
 		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		if err := json.UnmarshalDecode(dec, &s); err != nil {
 			return err
 		}
 		*a = audience{s}
 		return nil
 	}
-	return json.Unmarshal(b, (*[]string)(a))
+	return json.UnmarshalDecode(dec, (*[]string)(a))
 }
 
 // checkScope applies WithIssuer and WithAudience.

@@ -72,6 +72,10 @@ func TestVerify(t *testing.T) {
 		{name: "signed payload is not JSON", token: sign(t, ed, []byte("hello"), signOptions{}), wantCode: CodeMalformed, wantMsg: "not a JSON object"},
 		{name: "signed payload is null", token: sign(t, ed, []byte("null"), signOptions{}), wantCode: CodeMalformed},
 		{name: "signed payload has wrong types", token: sign(t, ed, []byte(`{"exp":"tomorrow"}`), signOptions{}), wantCode: CodeMalformed},
+		{name: "signed payload repeats a claim", token: sign(t, ed, []byte(`{"exp":1,"exp":4102444800}`), signOptions{}), wantCode: CodeMalformed, wantMsg: "duplicate"},
+		{name: "signed payload repeats a claim in another case", token: sign(t, ed, []byte(`{"exp":1,"EXP":4102444800}`), signOptions{}), wantCode: CodeMalformed, wantMsg: "duplicate"},
+		{name: "signed payload has invalid UTF-8", token: sign(t, ed, []byte("{\"sub\":\"\xff\"}"), signOptions{}), wantCode: CodeMalformed, wantMsg: "UTF-8"},
+		{name: "claim names match case-insensitively", token: sign(t, ed, []byte(`{"EXP":1}`), signOptions{}), wantCode: CodeExpired},
 
 		{name: "expired", token: good, now: exp.Add(DefaultLeeway + time.Second), wantCode: CodeExpired, wantMsg: "token expired at"},
 		{name: "expired but within default leeway", token: good, now: exp.Add(DefaultLeeway)},
