@@ -191,7 +191,7 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	reason, _, reissue := issuance.NeedsReissue(desired, existing)
 	var content issuance.SecretContent
 	if reissue {
-		if content, err = r.issue(desired, meta, s, key, jwks); err != nil {
+		if content, err = r.issue(desired, s, key, jwks); err != nil {
 			return err
 		}
 		s.reissued = reason
@@ -236,7 +236,7 @@ func renewRequested(l *licensingv1alpha1.Licensee) bool {
 }
 
 // issue signs a new token (or writes a revocation notice) for desired.
-func (r *LicenseeReconciler) issue(desired issuance.Desired, meta entitlement.ClaimsMeta, s *licenseeScope, key *keys.SigningKey, jwks []byte) (issuance.SecretContent, error) {
+func (r *LicenseeReconciler) issue(desired issuance.Desired, s *licenseeScope, key *keys.SigningKey, jwks []byte) (issuance.SecretContent, error) {
 	if desired.Revoke {
 		return issuance.RevokedContent(desired, jwks)
 	}
@@ -244,7 +244,8 @@ func (r *LicenseeReconciler) issue(desired issuance.Desired, meta entitlement.Cl
 	if err != nil {
 		return issuance.SecretContent{}, fmt.Errorf("new serial: %w", err)
 	}
-	claims := entitlement.BuildClaims(meta, s.result, s.now, serial)
+	claims := desired.Claims // built for this instant; only the serial is new
+	claims.ID = serial
 	signed, err := token.Sign(&claims, key)
 	if err != nil {
 		return issuance.SecretContent{}, fmt.Errorf("sign token for Licensee %s/%s: %w", s.licensee.Namespace, s.licensee.Name, err)

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -168,7 +169,11 @@ func printDecodedToken(secret string) error {
 		return err
 	}
 	claims, _ := base64.StdEncoding.DecodeString(string(out))
-	fmt.Printf("claims:\n%s", claims)
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, claims, "", "  "); err != nil {
+		return fmt.Errorf("license.json of Secret %s is not JSON: %w", secret, err)
+	}
+	fmt.Printf("claims:\n%s\n", pretty.String())
 	return nil
 }
 

@@ -183,7 +183,9 @@ type SecretContent struct {
 
 // TokenContent is the Secret for a signed token.
 func TokenContent(d Desired, claims license.Claims, token string, jwks []byte) (SecretContent, error) {
-	decoded, err := json.MarshalIndent(claims, "", "  ")
+	// Compact: every byte is stored, watched and sent for each Licensee; tools
+	// (kubectl license inspect, jq) pretty-print it for people.
+	decoded, err := json.Marshal(claims)
 	if err != nil {
 		return SecretContent{}, fmt.Errorf("encode license.json: %w", err)
 	}
