@@ -46,6 +46,20 @@ func (c *RequestCounter) Writes(resource string) int {
 	return n
 }
 
+// Reads is the number of GET requests that are not watches, over all resources
+// (lists included).
+func (c *RequestCounter) Reads() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for k, v := range c.counts {
+		if strings.HasPrefix(k, "GET ") {
+			n += v
+		}
+	}
+	return n
+}
+
 // String lists the write requests, sorted: "PATCH licensees/status=1000 POST secrets=1000".
 func (c *RequestCounter) String() string {
 	c.mu.Lock()
