@@ -321,14 +321,12 @@ func sameKeyThumbprint(id string, pub any, createdAt time.Time) bool {
 func (r *ProductReconciler) reconcileKeyHistory(ctx context.Context, s *productScope) error {
 	p := s.product
 	templates := &licensingv1alpha1.LicenseTemplateList{}
-	if err := r.List(ctx, templates, client.InNamespace(p.Namespace)); err != nil {
-		return fmt.Errorf("list LicenseTemplates: %w", err)
+	if err := r.List(ctx, templates, client.InNamespace(p.Namespace), client.MatchingFields{indexProductRef: p.Name}); err != nil {
+		return fmt.Errorf("list LicenseTemplates of Product %s: %w", p.Name, err)
 	}
-	var specs []licensingv1alpha1.LicenseTemplateSpec
+	specs := make([]licensingv1alpha1.LicenseTemplateSpec, 0, len(templates.Items))
 	for _, t := range templates.Items {
-		if t.Spec.ProductRef.Name == p.Name {
-			specs = append(specs, t.Spec)
-		}
+		specs = append(specs, t.Spec)
 	}
 	lifetime, forever := keypolicy.MaxTokenLifetime(specs)
 
