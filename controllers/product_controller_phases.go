@@ -122,10 +122,7 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 	}
 	s.key = current
 	r.adoptKey(s, current, nil)
-	if rotation.RotateEvery > 0 {
-		due := keypolicy.RotationDueAt(current.CreatedAt, rotation.RotateEvery)
-		s.next = keypolicy.NextCheck(s.now, s.next, &due)
-	}
+	scheduleRotation(s)
 	return nil
 }
 
@@ -202,7 +199,8 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	} else {
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRotated, "RotateKey", "signing key %s was lost; generated %s signing key %s on request", previous, key.Algorithm, key.ID)
 	}
-	return r.scheduleRotation(s)
+	scheduleRotation(s)
+	return nil
 }
 
 // replaceManagedKey rotates: a new key replaces the private key in the Secret (the
@@ -227,15 +225,17 @@ func (r *ProductReconciler) replaceManagedKey(ctx context.Context, s *productSco
 	r.adoptKey(s, key, retired)
 	p.Status.LastHandledRotateKey = annotation
 	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRotated, "RotateKey", "rotated signing key (%s): %s replaces %s", reason, key.ID, p.Status.SigningKeyID)
-	return r.scheduleRotation(s)
+	scheduleRotation(s)
+	return nil
 }
 
-func (r *ProductReconciler) scheduleRotation(s *productScope) error {
+// scheduleRotation asks for a reconcile when the current key falls due under
+// spec.signing.rotateEvery.
+func scheduleRotation(s *productScope) {
 	if every := rotateEvery(s.product); every > 0 {
 		due := keypolicy.RotationDueAt(s.key.CreatedAt, every)
 		s.next = keypolicy.NextCheck(s.now, s.next, &due)
 	}
-	return nil
 }
 
 // adoptKey makes key the signing key in status; the key that signed before (if any)
