@@ -276,11 +276,7 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 		}
 		return fmt.Errorf("get signing key Secret %s (spec.signing.secretRef): %w", ref, err)
 	}
-	pemData := secret.Data[corev1.TLSPrivateKeyKey]
-	if len(pemData) == 0 {
-		pemData = secret.Data["key.pem"]
-	}
-	signer, alg, err := keys.ParsePrivateKeyPEM(pemData)
+	signer, alg, err := keys.ParsePrivateKeyPEM(externalKeyPEM(secret))
 	switch {
 	case errors.Is(err, keys.ErrUnsupportedKeyType):
 		s.stall(ReasonUnsupportedKeyType, "Secret %s (spec.signing.secretRef): %v", ref, err)
@@ -303,10 +299,19 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 	if err != nil {
 		return fmt.Errorf("key id for Secret %s: %w", ref, err)
 	}
-	key := &keys.SigningKey{ID: id, Algorithm: alg, CreatedAt: createdAt.UTC().Truncate(1e9), Signer: signer}
+	key := &keys.SigningKey{ID: id, Algorithm: alg, CreatedAt: createdAt.UTC().Truncate(time.Second), Signer: signer}
 	s.key = key
 	r.adoptKey(s, key, nil)
 	return nil
+}
+
+// externalKeyPEM is the PEM private key of a bring-your-own key Secret, under one
+// of externalKeyDataKeys.
+func externalKeyPEM(secret *corev1.Secret) []byte {
+	if pemData := secret.Data[corev1.TLSPrivateKeyKey]; len(pemData) > 0 {
+		return pemData
+	}
+	return secret.Data["key.pem"]
 }
 
 // sameKeyThumbprint reports whether id is the id the key would get at createdAt.

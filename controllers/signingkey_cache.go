@@ -71,11 +71,7 @@ func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product,
 	}
 	var key *keys.SigningKey
 	if external {
-		pemData := secret.Data[corev1.TLSPrivateKeyKey]
-		if len(pemData) == 0 {
-			pemData = secret.Data["key.pem"]
-		}
-		signer, alg, err := keys.ParsePrivateKeyPEM(pemData)
+		signer, alg, err := keys.ParsePrivateKeyPEM(externalKeyPEM(secret))
 		if err != nil {
 			return nil, err
 		}
