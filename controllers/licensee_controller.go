@@ -116,8 +116,8 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee), builder.WithPredicates(licenseSecretTampered)).
-		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrersOfProduct(c, &licensingv1alpha1.LicenseeList{}))).
-		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(licenseesOfTemplate(c))).
+		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef))).
+		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexTemplateRef))).
 		Named("licensee").
 		Complete(r)
 }
@@ -180,18 +180,4 @@ func secretToLicensee(_ context.Context, obj client.Object) []reconcile.Request 
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: obj.GetNamespace(), Name: name}}}
-}
-
-func licenseesOfTemplate(c client.Client) handler.MapFunc {
-	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		list := &licensingv1alpha1.LicenseeList{}
-		if err := c.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexTemplateRef: obj.GetName()}); err != nil {
-			return nil
-		}
-		reqs := make([]reconcile.Request, 0, len(list.Items))
-		for i := range list.Items {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-		}
-		return reqs
-	}
 }

@@ -26,7 +26,6 @@ import (
 const (
 	ReasonIssued                = "Issued"
 	ReasonProductKeyUnavailable = "ProductKeyUnavailable"
-	ReasonTemplateNotFound      = "TemplateNotFound"
 	ReasonInvalidLicense        = "InvalidLicense"
 	ReasonRevoked               = "Revoked"
 )

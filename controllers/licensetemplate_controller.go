@@ -121,18 +121,18 @@ func quoteList(names []string) string {
 func (r *LicenseTemplateReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.LicenseTemplate{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrersOfProduct(mgr.GetClient(), &licensingv1alpha1.LicenseTemplateList{})),
+		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(mgr.GetClient(), &licensingv1alpha1.LicenseTemplateList{}, indexProductRef)),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Named("licensetemplate").
 		Complete(r)
 }
 
-// referrersOfProduct maps a Product to the objects (templates or licensees) whose
-// spec.productRef names it, through the cache index.
-func referrersOfProduct(c client.Client, list client.ObjectList) handler.MapFunc {
+// referrers maps an object to the objects of list's kind in its namespace that
+// name it, through the cache index (indexProductRef or indexTemplateRef).
+func referrers(c client.Client, list client.ObjectList, index string) handler.MapFunc {
 	return func(ctx context.Context, obj client.Object) []reconcile.Request {
 		l := list.DeepCopyObject().(client.ObjectList)
-		if err := c.List(ctx, l, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexProductRef: obj.GetName()}); err != nil {
+		if err := c.List(ctx, l, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index: obj.GetName()}); err != nil {
 			return nil
 		}
 		var reqs []reconcile.Request
