@@ -57,21 +57,39 @@ func (p *plugin) connect() (*cluster, error) {
 
 // apiError explains a failed read or write of one object in terms a user can act on.
 func (c *cluster) apiError(err error, kind, namespace, name, hint string) error {
-	switch {
-	case apierrors.IsNotFound(err):
+	if apierrors.IsNotFound(err) {
 		msg := fmt.Sprintf("%s %q not found in namespace %q", kind, name, namespace)
 		if hint != "" {
 			msg += "; " + hint
 		}
 		return fmt.Errorf("%s", msg)
+	}
+	return requestError(err, fmt.Sprintf("%s %s/%s", kind, namespace, name),
+		fmt.Sprintf("ask for RBAC on %ss in namespace %q", kind, namespace))
+}
+
+// listError explains a failed list of licensees in namespace ("" for all).
+func listError(err error, namespace string) error {
+	where := "namespace " + namespace
+	if namespace == "" {
+		where = "all namespaces"
+	}
+	return requestError(err, "list licensees in "+where,
+		"ask for RBAC to list licensees there, or pick a namespace you can read with -n")
+}
+
+// requestError prefixes err with what was asked and says what to do about the
+// failures common to every request: missing CRDs, RBAC, an unreachable server.
+func requestError(err error, what, forbiddenHint string) error {
+	switch {
 	case meta.IsNoMatchError(err):
-		return fmt.Errorf("%s %s/%s: the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): %w", kind, namespace, name, err)
+		return fmt.Errorf("%s: the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): %w", what, err)
 	case apierrors.IsForbidden(err):
-		return fmt.Errorf("%s %s/%s: access denied; ask for RBAC on %ss in namespace %q: %w", kind, namespace, name, kind, namespace, err)
+		return fmt.Errorf("%s: access denied; %s: %w", what, forbiddenHint, err)
 	case !isAPIStatus(err):
-		return fmt.Errorf("%s %s/%s: %s: %w", kind, namespace, name, unreachableHint, err)
+		return fmt.Errorf("%s: %s: %w", what, unreachableHint, err)
 	default:
-		return fmt.Errorf("%s %s/%s: %w", kind, namespace, name, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 }
 
@@ -81,24 +99,6 @@ const unreachableHint = "cannot reach the API server; check the cluster in your 
 func isAPIStatus(err error) bool {
 	var status apierrors.APIStatus
 	return errors.As(err, &status)
-}
-
-// listError explains a failed list of licensees in namespace ("" for all).
-func listError(err error, namespace string) error {
-	where := "namespace " + namespace
-	if namespace == "" {
-		where = "all namespaces"
-	}
-	switch {
-	case meta.IsNoMatchError(err):
-		return fmt.Errorf("list licensees in %s: the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): %w", where, err)
-	case apierrors.IsForbidden(err):
-		return fmt.Errorf("list licensees in %s: access denied; ask for RBAC to list licensees there, or pick a namespace you can read with -n: %w", where, err)
-	case !isAPIStatus(err):
-		return fmt.Errorf("list licensees in %s: %s: %w", where, unreachableHint, err)
-	default:
-		return fmt.Errorf("list licensees in %s: %w", where, err)
-	}
 }
 
 func (c *cluster) getLicensee(ctx context.Context, name string) (*licensingv1alpha1.Licensee, error) {
