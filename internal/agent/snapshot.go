@@ -97,7 +97,8 @@ func (s *snapshot) verify(cfg *Config) {
 // resolveTrust picks the token and the key set out of the inputs, or says why
 // there is nothing to verify.
 func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Error) {
-	if f := unreadable(in.license, "license"); f != nil {
+	if f := unreadable(in.license, license.CodeMalformed, "license", fmt.Sprintf(
+		"no license mounted yet: %s does not exist; the agent loads it as soon as it appears", in.license.path)); f != nil {
 		return "", nil, f
 	}
 	token := in.license.data
@@ -116,8 +117,8 @@ func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Err
 		}
 	}
 	if keys == nil {
-		if f := unreadable(in.anchor, "trust anchor"); f != nil {
-			f.Code = license.CodeUnknownKey
+		if f := unreadable(in.anchor, license.CodeUnknownKey, "trust anchor", fmt.Sprintf(
+			"trust anchor %s does not exist; mount the product's jwks.json there", in.anchor.path)); f != nil {
 			return "", nil, f
 		}
 		var err error
@@ -128,15 +129,14 @@ func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Err
 	return token, keys, nil
 }
 
-// unreadable is the failure of a file that could not be read, or nil.
-func unreadable(fc fileContent, what string) *license.Error {
+// unreadable is the failure, with code, of the file what that could not be
+// read, or nil; ifMissing is the message for a file that does not exist.
+func unreadable(fc fileContent, code license.Code, what, ifMissing string) *license.Error {
 	switch {
-	case fc.missing && what == "license":
-		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("no license mounted yet: %s does not exist; the agent loads it as soon as it appears", fc.path)}
 	case fc.missing:
-		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s %s does not exist; mount the product's jwks.json there", what, fc.path)}
+		return &license.Error{Code: code, Message: ifMissing}
 	case fc.readErr != "":
-		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("cannot read %s %s: %s", what, fc.path, fc.readErr)}
+		return &license.Error{Code: code, Message: fmt.Sprintf("cannot read %s %s: %s", what, fc.path, fc.readErr)}
 	}
 	return nil
 }
