@@ -66,9 +66,7 @@ type licenseInput struct {
 // verify checks the input at the moment at.
 func (in *licenseInput) verify(at time.Time, feature string) verification {
 	if in.parseErr != nil {
-		v := malformedInput(in.parseErr, at)
-		v.Feature = feature
-		return v
+		return verification{At: at, Feature: feature}.failed(in.parseErr)
 	}
 	return verifyToken(in.Token, in.Keys, at, feature, in.Options...)
 }

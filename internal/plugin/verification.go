@@ -58,12 +58,6 @@ func (v verification) failed(err error) verification {
 	return v
 }
 
-// malformedInput is the result for input that is not a token at all, such as a
-// JSON file that is not a license bundle.
-func malformedInput(err error, at time.Time) verification {
-	return verification{At: at}.failed(err)
-}
-
 // exitCode maps a result to the plugin's exit status.
 func (v verification) exitCode() int {
 	return exitCodeForCode(v.Code)
