@@ -30,13 +30,6 @@ const (
 	ReasonRevoked               = "Revoked"
 )
 
-func licenseSecretName(l *licensingv1alpha1.Licensee) string {
-	if l.Spec.Secret.Name != "" {
-		return l.Spec.Secret.Name
-	}
-	return l.Name + "-license"
-}
-
 // reconcileReferences reads what the Licensee refers to: its Product, the template
 // of each license, and the license Secret. A license whose template is missing,
 // belongs to another Product or does not fit the Product becomes Invalid; the
@@ -53,11 +46,11 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 	}
 
 	secret := &corev1.Secret{}
-	switch err := r.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: licenseSecretName(l)}, secret); {
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: l.LicenseSecretName()}, secret); {
 	case apierrors.IsNotFound(err):
 		secret = nil
 	case err != nil:
-		return fmt.Errorf("get license Secret %s: %w", licenseSecretName(l), err)
+		return fmt.Errorf("get license Secret %s: %w", l.LicenseSecretName(), err)
 	case secret.Annotations[licensingv1alpha1.AnnotationLicensee] != l.Name || secret.Type != licensingv1alpha1.SecretTypeLicense:
 		s.notReady(ReasonSecretConflict, true, "Secret %s is managed for Licensee %q, not this one; give this Licensee another spec.secret.name", secret.Name, secret.Annotations[licensingv1alpha1.AnnotationLicensee])
 		return nil
@@ -255,7 +248,7 @@ func (r *LicenseeReconciler) issue(desired issuance.Desired, s *licenseeScope, k
 // productJWKS is the Product's published JWKS, copied into the Secret for convenience.
 func (r *LicenseeReconciler) productJWKS(ctx context.Context, p *licensingv1alpha1.Product) ([]byte, error) {
 	cm := &corev1.ConfigMap{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: publicKeysConfigMapName(p.Name)}, cm); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: licensingv1alpha1.PublicKeysConfigMapName(p.Name)}, cm); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, nil
 		}
@@ -272,7 +265,7 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 	secret := s.secret
 	create := secret == nil
 	if create {
-		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: licenseSecretName(l), Namespace: l.Namespace}, Type: licensingv1alpha1.SecretTypeLicense}
+		secret = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: l.LicenseSecretName(), Namespace: l.Namespace}, Type: licensingv1alpha1.SecretTypeLicense}
 	}
 	before := secret.DeepCopy()
 

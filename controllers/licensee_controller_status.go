@@ -20,7 +20,7 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 	l := s.licensee
 	st := &l.Status
 	gen := l.Generation
-	st.SecretName = licenseSecretName(l)
+	st.SecretName = l.LicenseSecretName()
 
 	var next *time.Time
 	if s.product != nil {

@@ -36,15 +36,10 @@ const (
 	eventReasonKeyRemoved       = "RetiredKeyRemoved"
 	externalKeyDataKeys         = "tls.key, key.pem"
 	defaultSigningAlgorithm     = licensingv1alpha1.SigningAlgorithmEd25519
-	signingKeySecretSuffix      = "-signing-key"
-	publicKeysConfigMapSuffix   = "-license-keys"
 	conditionStalled            = "Stalled"
 	conditionReconciling        = "Reconciling"
 	keyUnavailableIssuingPaused = "issuing for this Product is paused"
 )
-
-func signingKeySecretName(product string) string    { return product + signingKeySecretSuffix }
-func publicKeysConfigMapName(product string) string { return product + publicKeysConfigMapSuffix }
 
 func wantedAlgorithm(p *licensingv1alpha1.Product) licensingv1alpha1.SigningAlgorithm {
 	if p.Spec.Signing.Algorithm == "" {
@@ -74,7 +69,7 @@ func (r *ProductReconciler) reconcileSigningKey(ctx context.Context, s *productS
 
 func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productScope) error {
 	p := s.product
-	name := signingKeySecretName(p.Name)
+	name := licensingv1alpha1.SigningKeySecretName(p.Name)
 	annotation := p.Annotations[licensingv1alpha1.AnnotationRotateKey]
 	rotateRequested := annotation != "" && annotation != p.Status.LastHandledRotateKey
 
@@ -171,7 +166,7 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	}
 	secret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: signingKeySecretName(p.Name), Namespace: p.Namespace,
+			Name: licensingv1alpha1.SigningKeySecretName(p.Name), Namespace: p.Namespace,
 			Labels: map[string]string{licensingv1alpha1.LabelManaged: "true", licensingv1alpha1.LabelProduct: p.Name},
 		},
 		Type: licensingv1alpha1.SecretTypeSigningKey,
@@ -365,7 +360,7 @@ func (r *ProductReconciler) reconcileKeyHistory(ctx context.Context, s *productS
 // the ConfigMap, since their private keys are gone.
 func (r *ProductReconciler) reconcileJWKS(ctx context.Context, s *productScope) error {
 	p := s.product
-	name := publicKeysConfigMapName(p.Name)
+	name := licensingv1alpha1.PublicKeysConfigMapName(p.Name)
 	cm := &corev1.ConfigMap{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, cm)
 	if err != nil && !apierrors.IsNotFound(err) {

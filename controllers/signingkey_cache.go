@@ -39,7 +39,7 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product)
 		return nil, fmt.Errorf("%w: Product %s reports no available signing key (see its KeyAvailable condition)", errKeyUnavailable, p.Name)
 	}
 	external := p.Spec.Signing.SecretRef != nil
-	name := signingKeySecretName(p.Name)
+	name := licensingv1alpha1.SigningKeySecretName(p.Name)
 	reader := client.Reader(c.client)
 	if external {
 		name, reader = p.Spec.Signing.SecretRef.Name, c.apiReader

@@ -132,14 +132,10 @@ func (c *cluster) productOf(ctx context.Context, l *licensingv1alpha1.Licensee) 
 
 // licenseSecretName is where the controller writes the licensee's token.
 func licenseSecretName(l *licensingv1alpha1.Licensee) string {
-	switch {
-	case l.Status.SecretName != "":
+	if l.Status.SecretName != "" {
 		return l.Status.SecretName
-	case l.Spec.Secret.Name != "":
-		return l.Spec.Secret.Name
-	default:
-		return l.Name + "-license"
 	}
+	return l.LicenseSecretName()
 }
 
 // publicKeysConfigMapName is where the controller publishes the product's JWKS.
@@ -147,7 +143,7 @@ func publicKeysConfigMapName(p *licensingv1alpha1.Product) string {
 	if p.Status.PublicKeysConfigMap != "" {
 		return p.Status.PublicKeysConfigMap
 	}
-	return p.Name + "-license-keys"
+	return licensingv1alpha1.PublicKeysConfigMapName(p.Name)
 }
 
 // licenseToken reads the token of licensee l from its Secret.
