@@ -284,6 +284,8 @@ func TestRemoveAt(t *testing.T) {
 		{name: "forever keeps the key", retiredAt: epoch, lifetime: time.Hour, forever: true},
 		{name: "retired plus lifetime", retiredAt: epoch, lifetime: 24 * time.Hour, want: epoch.Add(24 * time.Hour), wantOK: true},
 		{name: "rounded up to whole seconds", retiredAt: epoch.Add(time.Nanosecond), lifetime: time.Hour, want: epoch.Add(time.Hour + time.Second), wantOK: true},
+		{name: "lifetime with a fraction rounds up", retiredAt: epoch, lifetime: time.Hour + time.Nanosecond, want: epoch.Add(time.Hour + time.Second), wantOK: true},
+		{name: "forever wins over zero lifetime", retiredAt: epoch, forever: true},
 		{name: "zero lifetime (no templates): at retirement", retiredAt: epoch, want: epoch, wantOK: true},
 	}
 	for _, tt := range tests {
