@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
+
+	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
 const (
@@ -35,19 +37,6 @@ const (
 // clusterScoped are the kinds config/default renders that have no namespace.
 var clusterScoped = []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
-// repoRoot is the module root, two levels above this package.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("module root not found at %s: %v", root, err)
-	}
-	return root
-}
-
 var (
 	kustomizeOnce sync.Once
 	kustomizePath string
@@ -58,7 +47,7 @@ var (
 // version the Makefile pins) when it is missing.
 func kustomize(t *testing.T) string {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot()
 	kustomizeOnce.Do(func() {
 		kustomizePath = filepath.Join(root, "bin", "kustomize")
 		if _, err := os.Stat(kustomizePath); err == nil {
@@ -80,7 +69,7 @@ func kustomize(t *testing.T) string {
 func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
 	cmd := exec.Command(kustomize(t), "build", dir)
-	cmd.Dir = repoRoot(t)
+	cmd.Dir = testenv.RepoRoot()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -143,7 +132,7 @@ func typedAll[T any](t *testing.T, objs []*unstructured.Unstructured, kind strin
 
 func readFile(t *testing.T, rel string) []byte {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), rel))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), rel))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +141,7 @@ func readFile(t *testing.T, rel string) []byte {
 
 func TestDefaultHasAllCRDs(t *testing.T) {
 	objs := render(t, "config/default")
-	bases, err := filepath.Glob(filepath.Join(repoRoot(t), "config", "crd", "bases", "*.yaml"))
+	bases, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
 // binaries are the commands the image ships; the first is the entrypoint.
@@ -39,7 +41,7 @@ func TestDockerfile(t *testing.T) {
 // TestDockerfileCopiesEveryPackage fails when a binary imports a package from a
 // top-level directory the Dockerfile does not copy into the build stage.
 func TestDockerfileCopiesEveryPackage(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot()
 	copied := map[string]bool{}
 	for _, m := range regexp.MustCompile(`(?m)^COPY ([\w.-]+)/ `).FindAllStringSubmatch(string(readFile(t, "Dockerfile")), -1) {
 		copied[m[1]] = true

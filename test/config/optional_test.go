@@ -10,6 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
 // renderDefaultWith renders config/default with the commented-out optional
@@ -17,7 +19,7 @@ import (
 func renderDefaultWith(t *testing.T, optional ...string) []*unstructured.Unstructured {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(repoRoot(t), "config"))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testenv.RepoRoot(), "config"))); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "default", "kustomization.yaml")
