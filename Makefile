@@ -48,7 +48,7 @@ test: manifests generate fmt vet ## Unit tests and envtest suites against a real
 
 .PHONY: demo
 demo: build manifests ## Run the main job on an embedded local control plane (DEMO_KEEP=1 keeps it running).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" hack/demo.sh
+	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go run ./hack/demo
 
 .PHONY: bench
 bench: manifests ## Benchmarks: issuance throughput against a do-nothing baseline (N=1000).
