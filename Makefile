@@ -43,7 +43,7 @@ envtest: ## Build (once, cached outside the repo) kube-apiserver and etcd; print
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet ## Unit tests and envtest suites against a real kube-apiserver and etcd.
+test: manifests generate fmt vet ## Unit tests, envtest suites and test/e2e (needs kubectl) against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -coverprofile cover.out $(GINKGO_FLAGS)
 
 .PHONY: demo
