@@ -19,8 +19,6 @@ import (
 	"syscall"
 	"time"
 
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
-
 	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
@@ -48,29 +46,20 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := testenv.Start(env)
-	if err != nil {
+	if _, err := testenv.Start(env); err != nil {
 		return err
 	}
 	defer func() {
 		step("Stopping the control plane")
 		_ = env.Stop()
 	}()
-	admin, err := env.AddUser(envtest.User{Name: "demo-admin", Groups: []string{"system:masters"}}, cfg)
-	if err != nil {
-		return fmt.Errorf("create demo user: %w", err)
-	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "kubelicense-demo-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
 	kubeconfigPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
+	if err := os.WriteFile(kubeconfigPath, env.KubeConfig, 0o600); err != nil {
 		return err
 	}
 	os.Setenv("KUBECONFIG", kubeconfigPath)

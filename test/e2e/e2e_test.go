@@ -89,7 +89,6 @@ var _ = Describe("kubelicense with kubectl, the manager and the license-agent", 
 		for _, kind := range []string{"products", "licensetemplates", "licensees"} {
 			mustKubectl("wait", "-n", namespace, "--for=condition=Ready", kind, "--all", "--timeout=90s")
 		}
-		mustKubectl("wait", "-n", namespace, "--for=condition=Ready", "licensee/"+licensee, "--timeout=90s")
 
 		By("projecting the license Secret and the keys ConfigMap like kubelet volumes")
 		licenseVolume, err := newKubeletVolume(filepath.Join(workDir, "volumes", "license"))

@@ -71,12 +71,8 @@ var _ = BeforeSuite(func() {
 	clientset, err = kubernetes.NewForConfig(cfg)
 	Expect(err).NotTo(HaveOccurred())
 
-	admin, err := env.AddUser(envtest.User{Name: "e2e-admin", Groups: []string{"system:masters"}}, cfg)
-	Expect(err).NotTo(HaveOccurred())
-	kubeconfig, err := admin.KubeConfig()
-	Expect(err).NotTo(HaveOccurred())
 	kubeconfigPath = filepath.Join(workDir, "kubeconfig")
-	Expect(os.WriteFile(kubeconfigPath, kubeconfig, 0o600)).To(Succeed())
+	Expect(os.WriteFile(kubeconfigPath, env.KubeConfig, 0o600)).To(Succeed())
 
 	By("starting the manager")
 	startProcess("manager", []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
