@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -54,7 +56,8 @@ func licenseeCount() int {
 }
 
 func BenchmarkIssuanceVsBaseline(b *testing.B) {
-	log.SetLogger(discardLogs())
+	// Controller logs would disturb the measurement.
+	log.SetLogger(logr.Discard())
 	env, err := testenv.New()
 	if err != nil {
 		b.Fatal(err)
@@ -76,7 +79,7 @@ func BenchmarkIssuanceVsBaseline(b *testing.B) {
 	}
 	// The baseline replays, byte for byte, the writes kubelicense made for one
 	// sample Licensee: the same Secret data, labels and annotations, the same status.
-	_, sampleNS := run(b, cfg, c, 1, "sample", ours, isIssued)
+	_, sampleNS := run(b, cfg, c, 1, "sample", ours)
 	sample := &baselineReconciler{}
 	must(b, c.Get(context.Background(), client.ObjectKey{Namespace: sampleNS, Name: "licensee-00000-license"}, &sample.secret))
 	must(b, c.Get(context.Background(), client.ObjectKey{Namespace: sampleNS, Name: "licensee-00000"}, &sample.licensee))
@@ -91,11 +94,11 @@ func BenchmarkIssuanceVsBaseline(b *testing.B) {
 		for round := range benchRounds() {
 			var base, our float64
 			if round%2 == 0 {
-				base, _ = run(b, cfg, c, n, "baseline", baseline, isIssued)
-				our, _ = run(b, cfg, c, n, "kubelicense", ours, isIssued)
+				base, _ = run(b, cfg, c, n, "baseline", baseline)
+				our, _ = run(b, cfg, c, n, "kubelicense", ours)
 			} else {
-				our, _ = run(b, cfg, c, n, "kubelicense", ours, isIssued)
-				base, _ = run(b, cfg, c, n, "baseline", baseline, isIssued)
+				our, _ = run(b, cfg, c, n, "kubelicense", ours)
+				base, _ = run(b, cfg, c, n, "baseline", baseline)
 			}
 			fmt.Printf("round %d: kubelicense %.1f/s, baseline %.1f/s, ratio %.2f\n", round+1, our, base, our/base)
 			ratios, baseRates, ourRates = append(ratios, our/base), append(baseRates, base), append(ourRates, our)
@@ -116,8 +119,6 @@ func benchRounds() int {
 	return 3
 }
 
-func ptr[T any](v T) *T { return &v }
-
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)
 	slices.Sort(s)
@@ -125,9 +126,9 @@ func median(xs []float64) float64 {
 }
 
 // run starts a manager with setup in a fresh namespace, creates the Product, a
-// template and n Licensees, and returns Licensees per second until done(l) holds
-// for all of them, and the namespace.
-func run(b *testing.B, cfg *rest.Config, c client.WithWatch, n int, name string, setup func(context.Context, ctrl.Manager) error, done func(*licensingv1alpha1.Licensee) bool) (float64, string) {
+// template and n Licensees, and returns Licensees per second until all of them
+// are issued, and the namespace.
+func run(b *testing.B, cfg *rest.Config, c client.WithWatch, n int, name string, setup func(context.Context, ctrl.Manager) error) (float64, string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-" + name + "-"}}
@@ -141,7 +142,7 @@ func run(b *testing.B, cfg *rest.Config, c client.WithWatch, n int, name string,
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme: scheme.Scheme, Metrics: metricsserver.Options{BindAddress: "0"}, Cache: cacheOpts,
 		// Each round starts new managers in this process; their controllers reuse names.
-		Controller: config.Controller{SkipNameValidation: ptr(true)},
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	must(b, err)
 	must(b, setup(ctx, mgr))
@@ -187,7 +188,7 @@ func run(b *testing.B, cfg *rest.Config, c client.WithWatch, n int, name string,
 			},
 		}))
 	}
-	waitAll(ctx, b, watcher, ns.Name, n, done)
+	waitAll(ctx, b, watcher, ns.Name, n)
 	elapsed := time.Since(start)
 	secrets := &corev1.SecretList{}
 	must(b, c.List(ctx, secrets, client.InNamespace(ns.Name), client.HasLabels{licensingv1alpha1.LabelLicensee}))
@@ -241,7 +242,7 @@ func (r *baselineReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	return reconcile.Result{}, r.Status().Patch(ctx, l, client.MergeFrom(original))
 }
 
-func waitAll(ctx context.Context, b *testing.B, w watch.Interface, namespace string, n int, done func(*licensingv1alpha1.Licensee) bool) {
+func waitAll(ctx context.Context, b *testing.B, w watch.Interface, namespace string, n int) {
 	finished := make(map[string]bool, n)
 	timeout := time.After(20 * time.Minute)
 	for len(finished) < n {
@@ -250,7 +251,7 @@ func waitAll(ctx context.Context, b *testing.B, w watch.Interface, namespace str
 			if !ok {
 				b.Fatalf("%s: watch closed with %d of %d Licensees done", namespace, len(finished), n)
 			}
-			if l, isLicensee := ev.Object.(*licensingv1alpha1.Licensee); isLicensee && done(l) {
+			if l, isLicensee := ev.Object.(*licensingv1alpha1.Licensee); isLicensee && isIssued(l) {
 				finished[l.Name] = true
 			}
 		case <-timeout:
