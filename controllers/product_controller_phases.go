@@ -290,11 +290,10 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 			createdAt = v.CreatedAt.Time
 		}
 	}
-	id, err := keys.KeyID(signer.Public(), createdAt)
+	key, err := keys.NewSigningKey(signer, alg, createdAt)
 	if err != nil {
 		return fmt.Errorf("key id for Secret %s: %w", ref, err)
 	}
-	key := &keys.SigningKey{ID: id, Algorithm: alg, CreatedAt: createdAt.UTC().Truncate(time.Second), Signer: signer}
 	s.key = key
 	r.adoptKey(s, key, nil)
 	return nil

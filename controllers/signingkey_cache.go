@@ -81,11 +81,9 @@ func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product,
 				createdAt = v.CreatedAt.Time
 			}
 		}
-		kid, err := keys.KeyID(signer.Public(), createdAt)
-		if err != nil {
+		if key, err = keys.NewSigningKey(signer, alg, createdAt); err != nil {
 			return nil, err
 		}
-		key = &keys.SigningKey{ID: kid, Algorithm: alg, CreatedAt: createdAt, Signer: signer}
 	} else {
 		var err error
 		if key, err = keys.DecodeKeySecretData(secret.Data); err != nil {

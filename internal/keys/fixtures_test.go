@@ -70,9 +70,9 @@ func signingKeyFor(t testing.TB, alg Algorithm) *SigningKey {
 	var err error
 	switch alg {
 	case Ed25519:
-		key, err = newSigningKey(rfcEd25519Key(t), alg, testCreatedAt)
+		key, err = NewSigningKey(rfcEd25519Key(t), alg, testCreatedAt)
 	case ECDSAP256:
-		key, err = newSigningKey(rfcP256Key(t), alg, testCreatedAt)
+		key, err = NewSigningKey(rfcP256Key(t), alg, testCreatedAt)
 	}
 	if err != nil || key == nil {
 		t.Fatalf("test signing key %s: %v", alg, err)

@@ -32,7 +32,7 @@ func Generate(alg Algorithm, createdAt time.Time, rand io.Reader) (*SigningKey, 
 	if err != nil {
 		return nil, fmt.Errorf("generate %s signing key: %w", alg, err)
 	}
-	return newSigningKey(signer, alg, createdAt)
+	return NewSigningKey(signer, alg, createdAt)
 }
 
 func generateSigner(alg Algorithm, rand io.Reader) (crypto.Signer, error) {
@@ -47,8 +47,8 @@ func generateSigner(alg Algorithm, rand io.Reader) (crypto.Signer, error) {
 	}
 }
 
-// newSigningKey derives the id of signer and normalises createdAt.
-func newSigningKey(signer crypto.Signer, alg Algorithm, createdAt time.Time) (*SigningKey, error) {
+// NewSigningKey derives the id of signer and normalises createdAt.
+func NewSigningKey(signer crypto.Signer, alg Algorithm, createdAt time.Time) (*SigningKey, error) {
 	createdAt = createdAt.UTC().Truncate(time.Second)
 	id, err := KeyID(signer.Public(), createdAt)
 	if err != nil {
