@@ -44,7 +44,7 @@ work="$(mktemp -d "$cache_root/envtest/build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 export GOFLAGS=-mod=mod CGO_ENABLED=0 GOWORK=off
 
-log "building kube-apiserver v$K8S_VERSION and etcd v$ETCD_VERSION from the Go module proxy (first run: about 10 minutes)"
+log "building kube-apiserver v$K8S_VERSION and etcd v$ETCD_VERSION from the Go module proxy (first run: about 15-20 minutes on 2 cores)"
 
 # kube-apiserver: k8s.io/kubernetes replaces its staging modules with ./staging paths,
 # which do not exist in the module zip; a throwaway module points each one at its
