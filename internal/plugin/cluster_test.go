@@ -2,14 +2,21 @@ package plugin
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
+	"testing"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -373,3 +380,60 @@ var _ = Describe("kubectl license", func() {
 		})
 	})
 })
+
+func TestRequestErrors(t *testing.T) {
+	licensees := schema.GroupResource{Group: licensingv1alpha1.GroupVersion.Group, Resource: "licensees"}
+	notFound := apierrors.NewNotFound(licensees, "globex")
+	noCRDs := &meta.NoKindMatchError{
+		GroupKind:        schema.GroupKind{Group: licensingv1alpha1.GroupVersion.Group, Kind: "Licensee"},
+		SearchedVersions: []string{"v1alpha1"},
+	}
+	forbidden := apierrors.NewForbidden(licensees, "globex", errors.New("RBAC: access denied"))
+	unreachable := &url.Error{Op: "Get", URL: "https://127.0.0.1:6443/apis", Err: errors.New("dial tcp 127.0.0.1:6443: connect: connection refused")}
+	plain := errors.New("boom")
+	internal := apierrors.NewInternalError(errors.New("etcdserver: request timed out"))
+	// A status error wrapped by a caller still came from the API server.
+	conflict := fmt.Errorf("patch: %w", apierrors.NewConflict(licensees, "globex", errors.New("the object has been modified")))
+
+	const (
+		object      = "licensee licensing/globex: "
+		noCRDsHint  = "the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): "
+		objectRBAC  = `access denied; ask for RBAC on licensees in namespace "licensing": `
+		listRBAC    = "access denied; ask for RBAC to list licensees there, or pick a namespace you can read with -n: "
+		unreachHint = "cannot reach the API server; check the cluster in your kubeconfig (--kubeconfig, --context) and your network: "
+	)
+	apiError := func(err error, hint string) error {
+		return (&cluster{}).apiError(err, "licensee", "licensing", "globex", hint)
+	}
+	tests := []struct {
+		name  string
+		got   error
+		cause error
+		want  string
+	}{
+		{name: "not found, with hint", got: apiError(notFound, "check the name"),
+			want: `licensee "globex" not found in namespace "licensing"; check the name`},
+		{name: "not found, no hint", got: apiError(notFound, ""),
+			want: `licensee "globex" not found in namespace "licensing"`},
+		{name: "object, no CRDs", got: apiError(noCRDs, "hint"), cause: noCRDs, want: object + noCRDsHint + noCRDs.Error()},
+		{name: "object, forbidden", got: apiError(forbidden, "hint"), cause: forbidden, want: object + objectRBAC + forbidden.Error()},
+		{name: "object, unreachable", got: apiError(unreachable, "hint"), cause: unreachable, want: object + unreachHint + unreachable.Error()},
+		{name: "object, plain error", got: apiError(plain, ""), cause: plain, want: object + unreachHint + "boom"},
+		{name: "object, other status", got: apiError(internal, "hint"), cause: internal, want: object + internal.Error()},
+		{name: "object, wrapped status", got: apiError(conflict, "hint"), cause: conflict, want: object + conflict.Error()},
+		{name: "list all, no CRDs", got: listError(noCRDs, ""), cause: noCRDs, want: "list licensees in all namespaces: " + noCRDsHint + noCRDs.Error()},
+		{name: "list all, forbidden", got: listError(forbidden, ""), cause: forbidden, want: "list licensees in all namespaces: " + listRBAC + forbidden.Error()},
+		{name: "list all, unreachable", got: listError(unreachable, ""), cause: unreachable, want: "list licensees in all namespaces: " + unreachHint + unreachable.Error()},
+		{name: "list namespace, other status", got: listError(internal, "licensing"), cause: internal, want: "list licensees in namespace licensing: " + internal.Error()},
+	}
+	for _, tt := range tests {
+		if tt.got.Error() != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, tt.got, tt.want)
+		}
+		// apiError replaces a NotFound with its own message; every other
+		// explanation keeps the cause for errors.Is/As.
+		if tt.cause != nil && !errors.Is(tt.got, tt.cause) {
+			t.Errorf("%s: %v does not wrap %v", tt.name, tt.got, tt.cause)
+		}
+	}
+}
