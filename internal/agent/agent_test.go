@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -143,6 +144,47 @@ func TestTrustBundledKeysWithoutJWKSBesideTheToken(t *testing.T) {
 	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, string(license.CodeUnknownKey))
 	if !strings.Contains(r.message(), "jwks.json") {
 		t.Fatalf("message %q does not name the missing jwks.json", r.message())
+	}
+}
+
+func TestPinnedTrustAnchorLostAfterAValidLicense(t *testing.T) {
+	for name, tc := range map[string]struct {
+		lose func(f *fixture)
+		want string
+	}{
+		// kubelet drops the key when jwks.json leaves the ConfigMap.
+		"missing": {func(f *fixture) { f.keys.update(map[string][]byte{}) },
+			"trust anchor %s does not exist; mount the product's jwks.json there"},
+		// A directory opens but cannot be read, even as root.
+		"unreadable": {func(f *fixture) {
+			f.keys.update(map[string][]byte{"jwks.json": nil})
+			generation := f.keys.path(filepath.Join(kubeletDataDir, "jwks.json"))
+			must(t, os.Remove(generation))
+			must(t, os.Mkdir(generation, 0o755))
+		}, "cannot read trust anchor %s: "},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, testClaims("s"))
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+			tc.lose(f)
+			if !f.agent.Reload() {
+				t.Fatal("Reload did not publish the lost trust anchor")
+			}
+			want := fmt.Sprintf(tc.want, f.keys.path("jwks.json"))
+			code := string(license.CodeUnknownKey)
+			if r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, code); !strings.HasPrefix(r.message(), want) {
+				t.Errorf("feature message %q, want prefix %q", r.message(), want)
+			}
+			f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, code)
+			if lic := f.get(pathLicense).expect(t, http.StatusOK, code); lic.body["valid"] != false || lic.body["serial"] != nil {
+				t.Fatalf("license still reported without a trust anchor: %s", lic.raw)
+			}
+
+			f.keys.update(map[string][]byte{"jwks.json": f.issuer.jwks(t)})
+			f.agent.Reload()
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+		})
 	}
 }
 
