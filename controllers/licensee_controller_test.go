@@ -256,6 +256,29 @@ var _ = Describe("Licensee controller", func() {
 		Expect(get(secret(ns, "taken")).Data).To(Equal(map[string][]byte{"password": []byte("hunter2")}))
 	})
 
+	It("restores the licensee label removed by hand, without re-signing", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
+		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		s := get(secret(ns, "globex-license"))
+		serial := s.Annotations[licensingv1alpha1.AnnotationSerial]
+		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelLicensee, "globex"))
+
+		// Data and data-hash still agree, so only the label check of the Secret
+		// watch's predicate can bring the Licensee back (perpetual: no timer either).
+		delete(s.Labels, licensingv1alpha1.LabelLicensee)
+		update(s)
+		Eventually(func() map[string]string { return get(secret(ns, "globex-license")).Labels }).
+			Should(HaveKeyWithValue(licensingv1alpha1.LabelLicensee, "globex"))
+		s = get(secret(ns, "globex-license"))
+		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelManaged, "true"))
+		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelProduct, "acme-db"))
+		Expect(s.Annotations).To(HaveKeyWithValue(licensingv1alpha1.AnnotationSerial, serial), "labels need no new signature")
+		Expect(get(l).Status.Serial).To(Equal(serial))
+	})
+
 	It("pauses issuing without touching existing Secrets while the Product's key is unavailable", func() {
 		readyProduct(ns, "acme-db")
 		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
