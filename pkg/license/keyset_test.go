@@ -57,6 +57,7 @@ func TestParseJWKS(t *testing.T) {
 		{name: "RSA public key", data: jwks(jose.JSONWebKey{Key: rsaKey.Public(), KeyID: "k-rsa"}), wantErr: `(kid "k-rsa"): RSA keys are not supported`},
 		{name: "P-384", data: jwks(jose.JSONWebKey{Key: p384.Public(), KeyID: "k"}), wantErr: "curve P-384 is not supported"},
 		{name: "unknown kty", data: []byte(`{"keys":[{"kty":"XYZ","kid":"k"}]}`), wantErr: "key #0: only Ed25519 (OKP) and ECDSA P-256 (EC)"},
+		{name: "EC curve go-jose cannot parse", data: []byte(`{"keys":[{"kty":"EC","crv":"secp256k1","kid":"k","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`), wantErr: "key #0: only Ed25519 (OKP) and ECDSA P-256 (EC)"},
 		{name: "X25519 is not a signing key", data: []byte(`{"keys":[{"kty":"OKP","crv":"X25519","kid":"k","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`), wantErr: "key #0: only Ed25519"},
 		{name: "low-order Ed25519 key", data: []byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}]}`), wantErr: "low-order"},
 		{name: "alg contradicts key", data: jwks(jose.JSONWebKey{Key: ed.public(), KeyID: "k", Algorithm: "ES256"}), wantErr: `"alg" is "ES256" but the key can only be used with EdDSA`},
