@@ -51,10 +51,11 @@ type licenseeScope struct {
 	problems []string                   // licenses that cannot be evaluated
 	secret   *corev1.Secret             // reconcileReferences: the existing license Secret, nil if none
 	result   entitlement.Result         // reconcileEntitlements
+	written  bool                       // reconcileSecret: the Secret now holds this run's content (a token or a revocation notice)
 	issuedAt time.Time                  // reconcileSecret: iat of the token now in the Secret
 	serial   string                     // reconcileSecret
 	keyID    string                     // reconcileSecret
-	reissued string                     // reconcileSecret: why a token was signed, empty if adopted
+	reissued string                     // reconcileSecret: why a token was signed and written, empty if adopted
 
 	notReadyReason, notReadyMessage string
 	stalled                         bool

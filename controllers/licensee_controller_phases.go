@@ -186,7 +186,6 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 		if content, err = r.issue(desired, s, key, jwks); err != nil {
 			return err
 		}
-		s.reissued = reason
 	} else {
 		// Adopt: keep the token; refresh only what does not need a signature.
 		content = issuance.SecretContent{Data: map[string][]byte{}, Annotations: pick(s.secret.Annotations, operatorAnnotations)}
@@ -196,6 +195,13 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	}
 	if err := r.writeSecret(ctx, s, content); err != nil {
 		return err
+	}
+	if s.notReadyReason == ReasonSecretConflict {
+		return nil // nothing written: the signed token is dropped, status keeps what it had
+	}
+	s.written = true
+	if reissue {
+		s.reissued = reason
 	}
 	s.serial = content.Annotations[licensingv1alpha1.AnnotationSerial]
 	s.keyID = content.Annotations[licensingv1alpha1.AnnotationKeyID]

@@ -33,7 +33,9 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 			}
 		}
 		setCondition(&st.Conditions, gen, licensingv1alpha1.ConditionLicensed, res.Licensed, res.LicensedReason, res.LicensedMessage)
-		if s.keyID != "" || s.result.Revoke {
+		// Only what reached the Secret: a revocation held up by the Product's key
+		// or a Secret conflict leaves the token status reported as it was.
+		if s.written {
 			st.Serial, st.KeyID = s.serial, s.keyID
 			if s.issuedAt.IsZero() {
 				st.IssuedAt = nil

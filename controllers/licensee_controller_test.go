@@ -298,6 +298,47 @@ var _ = Describe("Licensee controller", func() {
 		Consistently(func() string { return get(secret(ns, "globex-license")).ResourceVersion }, "2s").Should(Equal(rv))
 	})
 
+	It("keeps reporting the token still in the Secret when a revocation waits for the Product's key", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, template(ns, "trial", "acme-db", func(t *licensingv1alpha1.LicenseTemplateSpec) {
+			t.Type, t.Duration = licensingv1alpha1.LicenseTypeTrial, dur("1h")
+			t.OnExpiry = licensingv1alpha1.ExpiryActionRevoke
+		}))).To(Succeed())
+		l := licensee(ns, "hooli", "acme-db", licenseFrom("eval", "trial"))
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		serial, keyID := l.Status.Serial, l.Status.KeyID
+		rv := get(secret(ns, "hooli-license")).ResourceVersion
+
+		Expect(k8sClient.Delete(ctx, secret(ns, "acme-db-signing-key"))).To(Succeed())
+		Eventually(productCondition(product(ns, "acme-db"), "Ready")).Should(HavePrefix("False/"))
+		clk.advance(l.Status.Licenses[0].ValidUntil.Sub(clk.Now()) + time.Minute)
+		poke(l)
+		Eventually(licenseeCondition(l, "Licensed"), "10s").Should(Equal("False/Expired"))
+		Expect(condition(l.Status.Conditions, "Ready").Reason).To(Equal("ProductKeyUnavailable"))
+		Expect(get(secret(ns, "hooli-license")).ResourceVersion).To(Equal(rv), "nothing is written while the key is unavailable")
+		Expect(l.Status.Serial).To(Equal(serial), "the token is still in the Secret")
+		Expect(l.Status.KeyID).To(Equal(keyID))
+		Expect(eventReasons(ns, "hooli")()).NotTo(ContainSubstring("Revoked"))
+	})
+
+	It("reports no token when the Secret name is taken by a Secret it does not manage", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
+		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken"}, StringData: map[string]string{"password": "hunter2"}}
+		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
+		l := licensee(ns, "soylent", "acme-db", licenseFrom("main", "forever"))
+		l.Spec.Secret.Name = "taken"
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("False/SecretConflict"))
+		Consistently(func() []string {
+			st := get(l).Status
+			return []string{st.Serial, st.KeyID}
+		}, "2s").Should(Equal([]string{"", ""}), "no token was written anywhere")
+		Expect(l.Status.IssuedAt).To(BeNil())
+		Expect(eventReasons(ns, "soylent")()).NotTo(ContainSubstring("Issued"))
+	})
+
 	It("reports licenses that cannot be issued, and still issues the others", func() {
 		readyProduct(ns, "acme-db")
 		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
