@@ -155,7 +155,8 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 
 // licenseSecretTampered lets through only the Secret events that need the
 // controller: a deletion, or an update that leaves the data disagreeing with its
-// hash annotation or changes the operator's labels. The controller's own writes
+// hash annotation or changes the operator's labels or the owner references (a
+// wrong owner UID gets the Secret garbage-collected). The controller's own writes
 // (a create, a re-sign) are consistent and would only cost a no-op reconcile
 // against a cache that may not have caught up yet.
 var licenseSecretTampered = predicate.Funcs{
@@ -170,7 +171,8 @@ var licenseSecretTampered = predicate.Funcs{
 		old := e.ObjectOld.GetLabels()
 		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != issuance.DataHash(s.Data) ||
 			old[licensingv1alpha1.LabelManaged] != s.Labels[licensingv1alpha1.LabelManaged] ||
-			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee]
+			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee] ||
+			!equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), s.OwnerReferences)
 	},
 }
 

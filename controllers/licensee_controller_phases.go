@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -323,5 +324,5 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 func equalSecret(a, b *corev1.Secret) bool {
 	return maps.Equal(a.Labels, b.Labels) && maps.Equal(a.Annotations, b.Annotations) &&
 		maps.EqualFunc(a.Data, b.Data, func(x, y []byte) bool { return string(x) == string(y) }) &&
-		len(a.OwnerReferences) == len(b.OwnerReferences)
+		equality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences)
 }

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -378,6 +379,26 @@ var _ = Describe("Licensee controller", func() {
 		l.Spec.Secret.DeletionPolicy = licensingv1alpha1.SecretDeletionPolicyOrphan
 		update(l)
 		Eventually(func() int { return len(get(secret(ns, "globex-license")).OwnerReferences) }).Should(Equal(0))
+	})
+
+	It("puts back its owner reference changed by hand, without re-signing", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
+		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		s := get(secret(ns, "globex-license"))
+		serial := s.Annotations[licensingv1alpha1.AnnotationSerial]
+		Expect(s.OwnerReferences).To(HaveLen(1))
+
+		// Same count, wrong owner: a garbage collector would delete the Secret
+		// as soon as it found no object with that UID.
+		s.OwnerReferences[0].UID = "00000000-0000-0000-0000-000000000000"
+		update(s)
+		Eventually(func() types.UID { return get(secret(ns, "globex-license")).OwnerReferences[0].UID }).Should(Equal(l.UID))
+		s = get(secret(ns, "globex-license"))
+		Expect(s.OwnerReferences).To(HaveLen(1))
+		Expect(s.Annotations).To(HaveKeyWithValue(licensingv1alpha1.AnnotationSerial, serial), "an owner needs no new signature")
 	})
 
 	It("re-issues on a renew request and acknowledges it in status", func() {
