@@ -62,11 +62,20 @@ func (c *cluster) apiError(err error, kind, namespace, name, hint string) error 
 		if hint != "" {
 			msg += "; " + hint
 		}
-		return fmt.Errorf("%s", msg)
+		return &explainedError{msg: msg, cause: err}
 	}
 	return requestError(err, fmt.Sprintf("%s %s/%s", kind, namespace, name),
 		fmt.Sprintf("ask for RBAC on %ss in namespace %q", kind, namespace))
 }
+
+// explainedError replaces the message of its cause, which errors.Is/As still see.
+type explainedError struct {
+	msg   string
+	cause error
+}
+
+func (e *explainedError) Error() string { return e.msg }
+func (e *explainedError) Unwrap() error { return e.cause }
 
 // listError explains a failed list of licensees in namespace ("" for all).
 func listError(err error, namespace string) error {

@@ -411,9 +411,9 @@ func TestRequestErrors(t *testing.T) {
 		cause error
 		want  string
 	}{
-		{name: "not found, with hint", got: apiError(notFound, "check the name"),
+		{name: "not found, with hint", got: apiError(notFound, "check the name"), cause: notFound,
 			want: `licensee "globex" not found in namespace "licensing"; check the name`},
-		{name: "not found, no hint", got: apiError(notFound, ""),
+		{name: "not found, no hint", got: apiError(notFound, ""), cause: notFound,
 			want: `licensee "globex" not found in namespace "licensing"`},
 		{name: "object, no CRDs", got: apiError(noCRDs, "hint"), cause: noCRDs, want: object + noCRDsHint + noCRDs.Error()},
 		{name: "object, forbidden", got: apiError(forbidden, "hint"), cause: forbidden, want: object + objectRBAC + forbidden.Error()},
@@ -430,9 +430,9 @@ func TestRequestErrors(t *testing.T) {
 		if tt.got.Error() != tt.want {
 			t.Errorf("%s:\n got %q\nwant %q", tt.name, tt.got, tt.want)
 		}
-		// apiError replaces a NotFound with its own message; every other
-		// explanation keeps the cause for errors.Is/As.
-		if tt.cause != nil && !errors.Is(tt.got, tt.cause) {
+		// Every explanation keeps the cause for errors.Is/As, also a NotFound
+		// whose message apiError replaces.
+		if !errors.Is(tt.got, tt.cause) {
 			t.Errorf("%s: %v does not wrap %v", tt.name, tt.got, tt.cause)
 		}
 	}
