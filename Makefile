@@ -54,6 +54,12 @@ demo: build manifests ## Run the main job on an embedded local control plane (DE
 bench: manifests ## Benchmarks: issuance throughput against a do-nothing baseline (N=1000).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./test/bench/... -run '^$$' -bench . -benchtime 1x -timeout 30m -v
 
+.PHONY: bench-verify
+bench-verify: $(LOCALBIN) ## Benchmarks: license.Verify, and every JOSE library and claims decoder, against ed25519.Verify.
+	GOMAXPROCS=1 go test ./pkg/license/ -run '^$$' -bench 'Verify$$|VerifyParts' -benchmem -count 10
+	cd test/bench/joselibs && go test -c -o $(LOCALBIN)/joselibs.test . && \
+	  for i in $$(seq 15); do GOMAXPROCS=1 $(LOCALBIN)/joselibs.test -test.run '^$$' -test.bench . -test.benchmem; done
+
 ##@ Build
 
 .PHONY: build
