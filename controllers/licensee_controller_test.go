@@ -41,6 +41,17 @@ func readyProduct(ns, name string, mutate ...func(*licensingv1alpha1.Product)) *
 	return p
 }
 
+// issuedPerpetual creates Product acme-db, a perpetual template "forever" and
+// Licensee globex with one license from it, and waits until its token is issued.
+func issuedPerpetual(ns string) *licensingv1alpha1.Licensee {
+	readyProduct(ns, "acme-db")
+	Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
+	l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
+	Expect(k8sClient.Create(ctx, l)).To(Succeed())
+	Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+	return l
+}
+
 func eventReasons(ns, involved string) func() string {
 	return func() string {
 		events := &corev1.EventList{}
@@ -232,11 +243,7 @@ var _ = Describe("Licensee controller", func() {
 	})
 
 	It("re-creates a deleted Secret, rewrites a hand-edited one, and never overwrites a Secret it does not manage", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		issuedPerpetual(ns)
 
 		Expect(k8sClient.Delete(ctx, secret(ns, "globex-license"))).To(Succeed())
 		Eventually(exists(secret(ns, "globex-license"))).Should(BeTrue())
@@ -255,14 +262,16 @@ var _ = Describe("Licensee controller", func() {
 		Eventually(licenseeCondition(other, "Ready")).Should(Equal("False/SecretConflict"))
 		Expect(condition(other.Status.Conditions, "Stalled").Status).To(Equal(metav1.ConditionTrue))
 		Expect(get(secret(ns, "taken")).Data).To(Equal(map[string][]byte{"password": []byte("hunter2")}))
+		Consistently(func() []string {
+			st := get(other).Status
+			return []string{st.Serial, st.KeyID}
+		}, "2s").Should(Equal([]string{"", ""}), "status names no token: none was written anywhere")
+		Expect(other.Status.IssuedAt).To(BeNil())
+		Expect(eventReasons(ns, "soylent")()).NotTo(ContainSubstring("Issued"))
 	})
 
 	It("restores the licensee label removed by hand, without re-signing", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		l := issuedPerpetual(ns)
 		s := get(secret(ns, "globex-license"))
 		serial := s.Annotations[licensingv1alpha1.AnnotationSerial]
 		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelLicensee, "globex"))
@@ -281,11 +290,7 @@ var _ = Describe("Licensee controller", func() {
 	})
 
 	It("pauses issuing without touching existing Secrets while the Product's key is unavailable", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		l := issuedPerpetual(ns)
 		rv := get(secret(ns, "globex-license")).ResourceVersion
 
 		Expect(k8sClient.Delete(ctx, secret(ns, "acme-db-signing-key"))).To(Succeed())
@@ -321,23 +326,6 @@ var _ = Describe("Licensee controller", func() {
 		Expect(l.Status.Serial).To(Equal(serial), "the token is still in the Secret")
 		Expect(l.Status.KeyID).To(Equal(keyID))
 		Expect(eventReasons(ns, "hooli")()).NotTo(ContainSubstring("Revoked"))
-	})
-
-	It("reports no token when the Secret name is taken by a Secret it does not manage", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		foreign := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "taken"}, StringData: map[string]string{"password": "hunter2"}}
-		Expect(k8sClient.Create(ctx, foreign)).To(Succeed())
-		l := licensee(ns, "soylent", "acme-db", licenseFrom("main", "forever"))
-		l.Spec.Secret.Name = "taken"
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("False/SecretConflict"))
-		Consistently(func() []string {
-			st := get(l).Status
-			return []string{st.Serial, st.KeyID}
-		}, "2s").Should(Equal([]string{"", ""}), "no token was written anywhere")
-		Expect(l.Status.IssuedAt).To(BeNil())
-		Expect(eventReasons(ns, "soylent")()).NotTo(ContainSubstring("Issued"))
 	})
 
 	It("reports licenses that cannot be issued, and still issues the others", func() {
@@ -382,11 +370,7 @@ var _ = Describe("Licensee controller", func() {
 	})
 
 	It("puts back its owner reference changed by hand, without re-signing", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		l := issuedPerpetual(ns)
 		s := get(secret(ns, "globex-license"))
 		serial := s.Annotations[licensingv1alpha1.AnnotationSerial]
 		Expect(s.OwnerReferences).To(HaveLen(1))
@@ -402,11 +386,7 @@ var _ = Describe("Licensee controller", func() {
 	})
 
 	It("re-issues on a renew request and acknowledges it in status", func() {
-		readyProduct(ns, "acme-db")
-		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())
-		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
-		Expect(k8sClient.Create(ctx, l)).To(Succeed())
-		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		l := issuedPerpetual(ns)
 		first := l.Status.Serial
 		l.Annotations = map[string]string{licensingv1alpha1.AnnotationRenew: "2026-11-23T10:00:00Z"}
 		update(l)
