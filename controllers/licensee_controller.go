@@ -27,14 +27,19 @@ import (
 // indexTemplateRef indexes Licensees by the templates their licenses use.
 const indexTemplateRef = "spec.licenses.templateRef.name"
 
+// indexSigningSecretRef indexes Products by their bring-your-own key Secret.
+const indexSigningSecretRef = "spec.signing.secretRef.name"
+
 // LicenseeReconciler issues each Licensee's signed token into its Secret and keeps
 // it true as time passes. Phases are in licensee_controller_phases.go.
 type LicenseeReconciler struct {
 	client.Client
-	// APIReader reads bring-your-own signing key Secrets, which the cache does not hold.
-	APIReader client.Reader
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
+	// APIReader reads bring-your-own signing key Secrets, which the cache does not
+	// hold, when SecretMetadata says they changed since they were last parsed.
+	APIReader      client.Reader
+	SecretMetadata client.Reader
+	Recorder       events.EventRecorder
+	Clock          clock.PassiveClock
 	// Rand feeds token serials; nil means crypto/rand.
 	Rand io.Reader
 
@@ -112,7 +117,7 @@ func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeSco
 // SetupWithManager registers the indexes and watches: Licensees (spec and
 // annotation changes), their Secrets, and the Products and templates they use.
 func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.keys = signingKeys{client: mgr.GetClient(), apiReader: r.APIReader}
+	r.keys = signingKeys{client: mgr.GetClient(), apiReader: r.APIReader, metadata: r.SecretMetadata}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -140,6 +145,14 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 	}
 	if err := idx.IndexField(ctx, &licensingv1alpha1.LicenseTemplate{}, indexProductRef, productRef); err != nil {
 		return fmt.Errorf("index LicenseTemplates by product: %w", err)
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.Product{}, indexSigningSecretRef, func(o client.Object) []string {
+		if ref := o.(*licensingv1alpha1.Product).Spec.Signing.SecretRef; ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index Products by signing key Secret: %w", err)
 	}
 	if err := idx.IndexField(ctx, &licensingv1alpha1.Licensee{}, indexTemplateRef, func(o client.Object) []string {
 		var names []string

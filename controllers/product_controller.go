@@ -13,9 +13,11 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/keys"
@@ -28,9 +30,12 @@ type ProductReconciler struct {
 	// APIReader reads Secrets outside the manager's label-filtered cache: the
 	// bring-your-own key Secrets named by spec.signing.secretRef.
 	APIReader client.Reader
-	Scheme    *runtime.Scheme
-	Recorder  events.EventRecorder
-	Clock     clock.PassiveClock
+	// SecretMetadata holds the metadata of every Secret, so a change to a
+	// bring-your-own key Secret brings its Products back.
+	SecretMetadata cache.Cache
+	Scheme         *runtime.Scheme
+	Recorder       events.EventRecorder
+	Clock          clock.PassiveClock
 	// Rand feeds key generation; nil means crypto/rand.
 	Rand io.Reader
 }
@@ -115,8 +120,9 @@ func requeueAt(now time.Time, next *time.Time) reconcile.Result {
 	return reconcile.Result{RequeueAfter: delay}
 }
 
-// SetupWithManager watches Products, the Secrets and ConfigMaps they own, and the
-// LicenseTemplates whose token lifetimes decide when retired keys may go.
+// SetupWithManager watches Products, the Secrets and ConfigMaps they own, the
+// bring-your-own key Secrets they name, and the LicenseTemplates whose token
+// lifetimes decide when retired keys may go.
 func (r *ProductReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Product{}).
@@ -125,6 +131,8 @@ func (r *ProductReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(productOfLabelled(licensingv1alpha1.SecretTypeSigningKey))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(productOfLabelled(""))).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(templateToProduct)).
+		WatchesRawSource(source.Kind[client.Object](r.SecretMetadata, secretMetadata(),
+			handler.EnqueueRequestsFromMapFunc(referrers(r.Client, &licensingv1alpha1.ProductList{}, indexSigningSecretRef)))).
 		Named("product").
 		Complete(r)
 }

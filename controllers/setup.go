@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -78,8 +79,12 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
+	secretMetadata, err := newSecretMetadataCache(mgr)
+	if err != nil {
+		return err
+	}
 	if err := (&ProductReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata, Scheme: mgr.GetScheme(),
 		Recorder: recorders["kubelicense-product"], Clock: opts.Clock,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Product controller: %w", err)
@@ -88,10 +93,37 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("set up LicenseTemplate controller: %w", err)
 	}
 	if err := (&LicenseeReconciler{
-		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata,
 		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Licensee controller: %w", err)
 	}
 	return nil
+}
+
+// newSecretMetadataCache starts, with mgr, a cache of the metadata of every
+// Secret. Bring-your-own signing key Secrets carry no operator label, so the
+// manager's cache (managed Secrets only) never sees them; this one tells the
+// controllers when such a Secret changes (its resourceVersion) without holding
+// any Secret's data, private keys included, in memory. cert-manager keeps the
+// same kind of cache for the same reason.
+func newSecretMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
+	c, err := cache.New(mgr.GetConfig(), cache.Options{
+		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create Secret metadata cache: %w", err)
+	}
+	if err := mgr.Add(c); err != nil {
+		return nil, fmt.Errorf("start Secret metadata cache: %w", err)
+	}
+	return c, nil
+}
+
+// secretMetadata is the object the Secret metadata cache is asked for.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
 }

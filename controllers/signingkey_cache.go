@@ -22,6 +22,7 @@ var errKeyUnavailable = errors.New("signing key unavailable")
 type signingKeys struct {
 	client    client.Client
 	apiReader client.Reader
+	metadata  client.Reader // Secret metadata: skips the live read of an unchanged bring-your-own key
 
 	mu     sync.Mutex
 	parsed map[client.ObjectKey]parsedKey
@@ -44,21 +45,45 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product)
 	if external {
 		name, reader = p.Spec.Signing.SecretRef.Name, c.apiReader
 	}
-	secret := &corev1.Secret{}
-	if err := reader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)
+	id := client.ObjectKey{Namespace: p.Namespace, Name: name}
+	key := c.unchanged(ctx, id, external)
+	if key == nil {
+		secret := &corev1.Secret{}
+		if err := reader.Get(ctx, id, secret); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)
+			}
+			return nil, fmt.Errorf("get signing key Secret %s: %w", name, err)
 		}
-		return nil, fmt.Errorf("get signing key Secret %s: %w", name, err)
-	}
-	key, err := c.parse(secret, p, external)
-	if err != nil {
-		return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
+		var err error
+		if key, err = c.parse(secret, p, external); err != nil {
+			return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
+		}
 	}
 	if key.ID != p.Status.SigningKeyID {
 		return nil, fmt.Errorf("%w: Secret %s holds key %s but Product %s signs with %s; waiting for the Product to catch up", errKeyUnavailable, name, key.ID, p.Name, p.Status.SigningKeyID)
 	}
 	return key, nil
+}
+
+// unchanged is the key parsed from the bring-your-own Secret id when the
+// metadata cache shows that Secret at the version parsed, so a thousand
+// Licensees do not each read it from the API server; nil means read it.
+func (c *signingKeys) unchanged(ctx context.Context, id client.ObjectKey, external bool) *keys.SigningKey {
+	if !external || c.metadata == nil {
+		return nil // the operator's own key Secret is read from the manager's cache anyway
+	}
+	c.mu.Lock()
+	cached, ok := c.parsed[id]
+	c.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	meta := secretMetadata()
+	if err := c.metadata.Get(ctx, id, meta); err != nil || meta.ResourceVersion != cached.resourceVersion {
+		return nil
+	}
+	return cached.key
 }
 
 func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product, external bool) (*keys.SigningKey, error) {

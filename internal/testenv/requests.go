@@ -60,6 +60,14 @@ func (c *RequestCounter) Reads() int {
 	return n
 }
 
+// Gets is the number of GET requests that are not watches on resource (reads
+// of one object and lists).
+func (c *RequestCounter) Gets(resource string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.counts[http.MethodGet+" "+resource]
+}
+
 // String lists the write requests, sorted: "PATCH licensees/status=1000 POST secrets=1000".
 func (c *RequestCounter) String() string {
 	c.mu.Lock()
