@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -63,6 +66,20 @@ func rfcP256ThumbprintHex() string {
 	sum := sha256.Sum256([]byte(`{"crv":"P-256","kty":"EC","x":"` + rfc7517X + `","y":"` + rfc7517Y + `"}`))
 	return hex.EncodeToString(sum[:])
 }
+
+// unsupportedKeys are an RSA and an ECDSA P-384 key, which the operator must
+// reject; generated once, RSA generation being slow.
+var unsupportedKeys = sync.OnceValues(func() (*rsa.PrivateKey, *ecdsa.PrivateKey) {
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		panic(fmt.Sprintf("RSA test key: %v", err))
+	}
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		panic(fmt.Sprintf("P-384 test key: %v", err))
+	}
+	return rsaKey, p384
+})
 
 func signingKeyFor(t testing.TB, alg Algorithm) *SigningKey {
 	t.Helper()

@@ -2,10 +2,6 @@ package keys
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"strings"
 	"testing"
@@ -82,14 +78,7 @@ func TestMarshalJWKSEmptyIsAnEmptyList(t *testing.T) {
 
 func TestMarshalJWKSErrors(t *testing.T) {
 	ed := PublicKeyOf(signingKeyFor(t, Ed25519))
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, p384 := unsupportedKeys()
 	with := func(change func(p *PublicKey)) PublicKey {
 		p := ed
 		change(&p)

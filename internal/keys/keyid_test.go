@@ -2,10 +2,6 @@ package keys
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"testing"
 	"time"
@@ -52,14 +48,7 @@ func TestKeyID(t *testing.T) {
 }
 
 func TestKeyIDErrors(t *testing.T) {
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, p384 := unsupportedKeys()
 
 	tests := []struct {
 		name      string

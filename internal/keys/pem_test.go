@@ -4,10 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdh"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -77,14 +74,7 @@ func TestParsePrivateKeyPEMAcceptedForms(t *testing.T) {
 }
 
 func TestParsePrivateKeyPEMErrors(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, p384 := unsupportedKeys()
 	x25519, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -143,14 +133,7 @@ func TestParsePrivateKeyPEMErrors(t *testing.T) {
 }
 
 func TestMarshalPrivateKeyPEMErrors(t *testing.T) {
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, p384 := unsupportedKeys()
 	for _, signer := range []crypto.Signer{rsaKey, p384, nil} {
 		out, err := MarshalPrivateKeyPEM(signer)
 		if !errors.Is(err, ErrUnsupportedKeyType) {

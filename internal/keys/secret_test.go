@@ -1,10 +1,6 @@
 package keys
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"maps"
 	"slices"
@@ -77,14 +73,7 @@ func TestDecodeKeySecretDataTolerates(t *testing.T) {
 func TestDecodeKeySecretDataErrors(t *testing.T) {
 	key := signingKeyFor(t, Ed25519)
 	other := signingKeyFor(t, ECDSAP256)
-	rsaKey, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rsaKey, p384 := unsupportedKeys()
 
 	tests := []struct {
 		name     string
