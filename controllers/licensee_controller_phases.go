@@ -194,13 +194,9 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 		content.Data[licensingv1alpha1.JWKSKey] = jwks
 		content.Annotations[licensingv1alpha1.AnnotationDataHash] = issuance.DataHash(content.Data)
 	}
-	if err := r.writeSecret(ctx, s, content); err != nil {
-		return err
+	if s.written, err = r.writeSecret(ctx, s, content); err != nil || !s.written {
+		return err // a conflict drops the signed token; status keeps what it had
 	}
-	if s.notReadyReason == ReasonSecretConflict {
-		return nil // nothing written: the signed token is dropped, status keeps what it had
-	}
-	s.written = true
 	if reissue {
 		s.reissued = reason
 	}
@@ -266,8 +262,9 @@ func (r *LicenseeReconciler) productJWKS(ctx context.Context, p *licensingv1alph
 
 // writeSecret creates or updates the license Secret with content, merging
 // spec.secret.template metadata under the operator's own; it writes nothing when
-// the Secret already says all of it.
-func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, content issuance.SecretContent) error {
+// the Secret already says all of it. It reports whether the Secret now holds
+// content: not when the name is taken by a Secret the operator does not manage.
+func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, content issuance.SecretContent) (bool, error) {
 	l := s.licensee
 	secret := s.secret
 	create := secret == nil
@@ -296,29 +293,29 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 	if l.Spec.Secret.DeletionPolicy == licensingv1alpha1.SecretDeletionPolicyOrphan {
 		_ = controllerutil.RemoveOwnerReference(l, secret, r.Scheme())
 	} else if err := controllerutil.SetOwnerReference(l, secret, r.Scheme()); err != nil {
-		return fmt.Errorf("own license Secret %s: %w", secret.Name, err)
+		return false, fmt.Errorf("own license Secret %s: %w", secret.Name, err)
 	}
 
 	if create {
 		if err := r.Create(ctx, secret); err != nil {
 			if apierrors.IsAlreadyExists(err) {
 				if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelLicensee, l.Name); lerr != nil || ours {
-					return errors.Join(errNotYetCached, lerr)
+					return false, errors.Join(errNotYetCached, lerr)
 				}
 				s.notReady(ReasonSecretConflict, true, "a Secret %s that the operator does not manage already exists; it is never overwritten: delete or rename it, or set spec.secret.name", secret.Name)
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("create license Secret %s: %w", secret.Name, err)
+			return false, fmt.Errorf("create license Secret %s: %w", secret.Name, err)
 		}
-		return nil
+		return true, nil
 	}
 	if equalSecret(before, secret) {
-		return nil
+		return true, nil
 	}
 	if err := r.Update(ctx, secret); err != nil {
-		return fmt.Errorf("update license Secret %s: %w", secret.Name, err)
+		return false, fmt.Errorf("update license Secret %s: %w", secret.Name, err)
 	}
-	return nil
+	return true, nil
 }
 
 func equalSecret(a, b *corev1.Secret) bool {
