@@ -73,26 +73,27 @@ func (c *signingKeys) unchanged(ctx context.Context, id client.ObjectKey, extern
 	if !external || c.metadata == nil {
 		return nil // the operator's own key Secret is read from the manager's cache anyway
 	}
-	c.mu.Lock()
-	cached, ok := c.parsed[id]
-	c.mu.Unlock()
-	if !ok {
-		return nil
-	}
 	meta := secretMetadata()
-	if err := c.metadata.Get(ctx, id, meta); err != nil || meta.ResourceVersion != cached.resourceVersion {
+	if err := c.metadata.Get(ctx, id, meta); err != nil {
 		return nil
 	}
-	return cached.key
+	return c.parsedAt(id, meta.ResourceVersion)
+}
+
+// parsedAt is the key parsed from Secret id at resourceVersion rv, or nil.
+func (c *signingKeys) parsedAt(id client.ObjectKey, rv string) *keys.SigningKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cached, ok := c.parsed[id]; ok && cached.resourceVersion == rv {
+		return cached.key
+	}
+	return nil
 }
 
 func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product, external bool) (*keys.SigningKey, error) {
 	id := client.ObjectKeyFromObject(secret)
-	c.mu.Lock()
-	cached, ok := c.parsed[id]
-	c.mu.Unlock()
-	if ok && cached.resourceVersion == secret.ResourceVersion {
-		return cached.key, nil
+	if key := c.parsedAt(id, secret.ResourceVersion); key != nil {
+		return key, nil
 	}
 	var key *keys.SigningKey
 	if external {
