@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/kubelicense/kubelicense/internal/cputime"
 )
 
 // The feature check is compared with the cheapest possible net/http handler:
@@ -44,7 +46,7 @@ func runHandlerBenchmarks(b *testing.B, h http.Handler, path string) {
 		req := httptest.NewRequest(http.MethodGet, path, nil)
 		w := &discardWriter{header: http.Header{}}
 		b.ReportAllocs()
-		defer reportCPUPerOp(b)()
+		defer cputime.ReportPerOp(b)()
 		for b.Loop() {
 			clear(w.header)
 			h.ServeHTTP(w, req)
@@ -59,7 +61,7 @@ func runHandlerBenchmarks(b *testing.B, h http.Handler, path string) {
 		client := srv.Client()
 		url := srv.URL + path
 		b.ReportAllocs()
-		defer reportCPUPerOp(b)()
+		defer cputime.ReportPerOp(b)()
 		for b.Loop() {
 			resp, err := client.Get(url)
 			if err != nil {
@@ -94,21 +96,11 @@ func (w *discardWriter) Write(p []byte) (int, error) {
 // decided at request time); its cost depends on the machine's clock source.
 func BenchmarkClockRead(b *testing.B) {
 	var sink int64
-	defer reportCPUPerOp(b)()
+	defer cputime.ReportPerOp(b)()
 	for b.Loop() {
 		sink += time.Now().UnixNano()
 	}
 	if sink == 0 {
 		b.Fatal("clock reads zero")
-	}
-}
-
-// reportCPUPerOp starts measuring CPU time; the returned func reports it per op.
-func reportCPUPerOp(b *testing.B) func() {
-	start, ok := processCPUTime()
-	return func() {
-		if end, ok2 := processCPUTime(); ok && ok2 && b.N > 0 {
-			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-		}
 	}
 }

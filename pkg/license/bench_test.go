@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/kubelicense/kubelicense/internal/cputime"
 )
 
 // The two benchmarks verify the same Ed25519 token: BenchmarkVerify with the
@@ -27,7 +29,7 @@ func BenchmarkVerify(b *testing.B) {
 	token, key := benchToken(b)
 	keys := keySetOf(b, key)
 	b.ReportAllocs()
-	defer reportCPUPerOp(b)()
+	defer cputime.ReportPerOp(b)()
 	for b.Loop() {
 		if _, err := Verify(token, keys, testNow); err != nil {
 			b.Fatal(err)
@@ -45,7 +47,7 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPUPerOp(b)()
+	defer cputime.ReportPerOp(b)()
 	for b.Loop() {
 		if !ed25519.Verify(pub, input, sig) {
 			b.Fatal("signature does not verify")
@@ -63,7 +65,7 @@ func BenchmarkVerifyParts(b *testing.B) {
 	pub := key.public()
 	b.Run("go-jose", func(b *testing.B) {
 		b.ReportAllocs()
-		defer reportCPUPerOp(b)()
+		defer cputime.ReportPerOp(b)()
 		for b.Loop() {
 			jws, err := jose.ParseSignedCompact(token, acceptedAlgorithms)
 			if err != nil {
@@ -80,21 +82,11 @@ func BenchmarkVerifyParts(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportAllocs()
-		defer reportCPUPerOp(b)()
+		defer cputime.ReportPerOp(b)()
 		for b.Loop() {
 			if _, err := decodeClaims(payload); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
-}
-
-// reportCPUPerOp starts measuring CPU time; the returned func reports it per op.
-func reportCPUPerOp(b *testing.B) func() {
-	start, ok := processCPUTime()
-	return func() {
-		if end, ok2 := processCPUTime(); ok && ok2 && b.N > 0 {
-			b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
-		}
-	}
 }
