@@ -50,11 +50,11 @@ var _ = Describe("Licensee of a bring-your-own-key Product", func() {
 		Expect(exists(secret(ns, "byo-signing-key"))()).To(BeFalse())
 
 		By("reading the unchanged key Secret from no API server on each reconcile")
-		reads := writes.Gets("secrets")
+		reads := requests.Gets("secrets")
 		for range 3 {
 			poke(l)
 		}
-		Consistently(func() int { return writes.Gets("secrets") }, "2s").Should(Equal(reads))
+		Consistently(func() int { return requests.Gets("secrets") }, "2s").Should(Equal(reads))
 
 		By("re-signing with the new key as soon as it replaces the old one in the Secret")
 		// The Secret metadata cache brings the Product back; nothing touches the Product.

@@ -165,11 +165,11 @@ var _ = Describe("Licensee controller", func() {
 		Eventually(eventReasons(ns, "globex")).Should(ContainSubstring("Issued"))
 
 		By("writing nothing when a reconcile has nothing to change")
-		secretWrites, statusWrites := writes.Writes("secrets"), writes.Writes("licensees/status")
+		secretWrites, statusWrites := requests.Writes("secrets"), requests.Writes("licensees/status")
 		for range 3 {
 			poke(l)
 		}
-		Consistently(func() []int { return []int{writes.Writes("secrets"), writes.Writes("licensees/status")} }, "2s").
+		Consistently(func() []int { return []int{requests.Writes("secrets"), requests.Writes("licensees/status")} }, "2s").
 			Should(Equal([]int{secretWrites, statusWrites}))
 		Expect(get(secret(ns, "globex-license")).ResourceVersion).To(Equal(s.ResourceVersion))
 	})

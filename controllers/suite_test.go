@@ -34,7 +34,7 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	clk       = &shiftedClock{}
-	writes    = &testenv.RequestCounter{}
+	requests  = &testenv.RequestCounter{} // the manager's API requests
 	logs      = &syncBuffer{}
 )
 
@@ -59,7 +59,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 
 	mgrCfg := rest.CopyConfig(cfg)
-	mgrCfg.Wrap(writes.Wrap)
+	mgrCfg.Wrap(requests.Wrap)
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
