@@ -109,8 +109,10 @@ var admissionCases = map[string][]admissionCase{
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Floating}`, wantError: "seats is required when type is Floating"},
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Floating, seats: 5}`},
 	},
-	"seats only with Floating": {
-		{kind: "LicenseTemplate", spec: with(validTemplate, `seats: 5`), wantError: "seats is only allowed when type is Floating"},
+	"seats and maxActivations on any type": {
+		{kind: "LicenseTemplate", spec: with(validTemplate, `seats: 5`)},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `maxActivations: 3`)},
+		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Perpetual, seats: 2, maxActivations: 3}`},
 	},
 	"seats is at least one": {
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Floating, seats: 0}`, wantError: "should be greater than or equal to 1"},
@@ -119,8 +121,9 @@ var admissionCases = map[string][]admissionCase{
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: NodeLocked}`, wantError: "maxActivations is required when type is NodeLocked"},
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: NodeLocked, maxActivations: 3}`},
 	},
-	"maxActivations only with NodeLocked": {
-		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Floating, seats: 2, maxActivations: 3}`, wantError: "maxActivations is only allowed when type is NodeLocked"},
+	"NodeLocked needs maxActivations even with seats": {
+		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: NodeLocked, seats: 2}`, wantError: "maxActivations is required when type is NodeLocked"},
+		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Floating, seats: 2, maxActivations: 3}`},
 	},
 	"duration is required for Subscription and Trial": {
 		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Subscription}`, wantError: "duration is required for Subscription and Trial"},

@@ -167,7 +167,16 @@ type LicenseStatus struct {
 	// Quotas in effect, after overrides.
 	// +optional
 	Quotas map[string]int64 `json:"quotas,omitempty"`
-	// Activations in use now (NodeLocked and Floating).
+	// Seats is the number of concurrent seat leases the license allows.
+	// +optional
+	Seats int32 `json:"seats,omitempty"`
+	// SeatsInUse counts the seat leases held now (not lapsed).
+	// +optional
+	SeatsInUse int32 `json:"seatsInUse,omitempty"`
+	// MaxActivations is the number of distinct fingerprints that may activate.
+	// +optional
+	MaxActivations int32 `json:"maxActivations,omitempty"`
+	// Activations counts the fingerprints activated now.
 	// +optional
 	Activations int32 `json:"activations,omitempty"`
 }
@@ -238,6 +247,7 @@ type LicenseeStatus struct {
 // +kubebuilder:printcolumn:name="Product",type=string,JSONPath=`.spec.productRef.name`
 // +kubebuilder:printcolumn:name="Licensed",type=string,JSONPath=`.status.conditions[?(@.type=="Licensed")].reason`
 // +kubebuilder:printcolumn:name="Expires",type=string,JSONPath=`.status.expiresAt`
+// +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.licenses[*].seatsInUse`,description="Seat leases in use, per license"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Serial",type=string,JSONPath=`.status.serial`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

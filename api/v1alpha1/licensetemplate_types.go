@@ -29,9 +29,7 @@ const (
 
 // LicenseTemplateSpec is a reusable license offer of a Product.
 // +kubebuilder:validation:XValidation:rule="self.type != 'Floating' || has(self.seats)",message="seats is required when type is Floating: set the number of concurrent leases"
-// +kubebuilder:validation:XValidation:rule="!has(self.seats) || self.type == 'Floating'",message="seats is only allowed when type is Floating: remove it or change the type"
 // +kubebuilder:validation:XValidation:rule="self.type != 'NodeLocked' || has(self.maxActivations)",message="maxActivations is required when type is NodeLocked: set how many distinct machines may activate"
-// +kubebuilder:validation:XValidation:rule="!has(self.maxActivations) || self.type == 'NodeLocked'",message="maxActivations is only allowed when type is NodeLocked: remove it or change the type"
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['Subscription', 'Trial']) || has(self.duration)",message="duration is required for Subscription and Trial: set the length of one period, e.g. 720h"
 // +kubebuilder:validation:XValidation:rule="self.type != 'Perpetual' || !has(self.duration)",message="duration is not allowed for Perpetual licenses, which never end: remove it or use type Subscription"
 // +kubebuilder:validation:XValidation:rule="!has(self.autoRenew) || self.type == 'Subscription'",message="autoRenew is only allowed for Subscription: remove it or change the type"
@@ -84,14 +82,17 @@ type LicenseTemplateSpec struct {
 	// +optional
 	Quotas QuotaMap `json:"quotas,omitempty"`
 
-	// Seats (Floating only, required there) is the number of concurrent leases.
+	// Seats is the number of concurrent seat leases (floating licenses) the
+	// license API grants. Any type may set it (a Subscription with 5 seats);
+	// Floating requires it.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000
 	Seats *int32 `json:"seats,omitempty"`
 
-	// MaxActivations (NodeLocked only, required there) is the number of distinct
-	// machine fingerprints that may activate.
+	// MaxActivations is the number of distinct machine fingerprints that may
+	// activate through the license API (node-locking). Any type may set it;
+	// NodeLocked requires it.
 	// +optional
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=1000000

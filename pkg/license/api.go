@@ -14,6 +14,10 @@ const (
 	CodeRateLimited Code = "RATE_LIMITED"
 	// CodeNotFound: no such activation, lease or endpoint.
 	CodeNotFound Code = "NOT_FOUND"
+	// CodeUnavailable: the API cannot answer now (its state store, the
+	// Kubernetes API server, failed, or the Product has no usable signing
+	// key); retry after Retry-After. Always with status 503.
+	CodeUnavailable Code = "UNAVAILABLE"
 )
 
 // Paths of the license API endpoints. {id} and {fingerprint} are path segments.

@@ -1,0 +1,184 @@
+package licenseapi
+
+import (
+	"context"
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	jose "github.com/go-jose/go-jose/v4"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// caller is an authenticated request: a license token that verified against
+// its Product's JWKS, and the Licensee it names as it is now.
+type caller struct {
+	ctx        context.Context
+	namespace  string
+	product    string
+	productObj *licensingv1alpha1.Product
+	claims     *license.Claims
+	// tokenCode is EXPIRED or NOT_YET_VALID when the token is outside its own
+	// nbf/exp: it still gets a verdict, but cannot take seats or activations.
+	tokenCode license.Code
+	// licensee is nil, and revoked says why, when the token's Licensee is gone,
+	// was re-created, or now belongs to another Product.
+	licensee *licensingv1alpha1.Licensee
+	revoked  string
+}
+
+// authenticate verifies the bearer token of r through pkg/license (the one
+// verifier) against the JWKS the Product publishes, and finds its Licensee.
+// Its errors are 401 problems carrying the verification code.
+func (s *Server) authenticate(ctx context.Context, r *http.Request) (*caller, error) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	raw = strings.TrimSpace(raw)
+	if !ok || raw == "" {
+		return nil, unauthorized(license.CodeMalformed, `no "Authorization: Bearer <license token>" header; send the content of license.jwt from the license Secret`)
+	}
+	if len(raw) > maxTokenBytes {
+		return nil, unauthorized(license.CodeMalformed, fmt.Sprintf("the bearer token is over %d bytes; send the content of license.jwt", maxTokenBytes))
+	}
+	namespace, product, err := issuerOf(raw)
+	if err != nil {
+		return nil, err
+	}
+	p := &licensingv1alpha1.Product{}
+	if err := s.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: product}, p); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("the token's issuer names Product %s/%s, which does not exist here", clip(namespace), clip(product)))
+		}
+		return nil, err
+	}
+	keySet, err := s.jwks.get(ctx, s.reader, namespace, product)
+	if err != nil {
+		return nil, err
+	}
+	c := &caller{ctx: ctx, namespace: namespace, product: product, productObj: p}
+	c.claims, err = license.Verify(raw, keySet, s.now(),
+		license.WithIssuer(license.IssuerPrefix+namespace+"/"+product), license.WithAudience(product))
+	switch code := license.CodeOf(err); {
+	case err == nil:
+	case c.claims != nil && (code == license.CodeExpired || code == license.CodeNotYetValid):
+		c.tokenCode = code // signature verified: the caller learns its live state
+	case code != "":
+		return nil, unauthorized(code, errorMessage(err))
+	default:
+		return nil, err
+	}
+	if err := s.findLicensee(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// maxTokenBytes bounds the bearer token; license tokens are a few KiB.
+const maxTokenBytes = 64 << 10
+
+// findLicensee reads the token's Licensee as it is now. A token of a Licensee
+// that is gone, was re-created (issued before the present one existed), or
+// moved to another Product is revoked: nothing it says is granted any more.
+func (s *Server) findLicensee(ctx context.Context, c *caller) error {
+	l := &licensingv1alpha1.Licensee{}
+	err := s.reader.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: c.claims.Subject}, l)
+	switch {
+	case apierrors.IsNotFound(err):
+		c.revoked = fmt.Sprintf("Licensee %s/%s no longer exists", c.namespace, clip(c.claims.Subject))
+	case err != nil:
+		return err
+	case l.Spec.ProductRef.Name != c.product:
+		c.revoked = fmt.Sprintf("Licensee %s/%s now holds licenses of Product %s, not %s", c.namespace, l.Name, l.Spec.ProductRef.Name, c.product)
+	case c.claims.IssuedAt < l.CreationTimestamp.Unix():
+		// Tokens are signed after their Licensee exists, so an older one was
+		// issued to a Licensee of the same name that was deleted.
+		c.revoked = fmt.Sprintf("the token was issued to an earlier Licensee %s/%s, deleted and created again since", c.namespace, l.Name)
+	default:
+		c.licensee = l
+	}
+	return nil
+}
+
+// issuerOf reads the namespace and Product from the token's iss before it is
+// verified, only to choose the trust anchor: the verification that follows
+// requires the same issuer.
+func issuerOf(raw string) (namespace, product string, err error) {
+	jws, err := jose.ParseSignedCompact(raw, []jose.SignatureAlgorithm{jose.EdDSA, jose.ES256})
+	if err != nil {
+		return "", "", unauthorized(license.CodeMalformed, "the bearer token is not a compact JWS; send the content of license.jwt unchanged")
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if err := stdjson.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims); err != nil {
+		return "", "", unauthorized(license.CodeMalformed, "the bearer token's payload is not license claims JSON")
+	}
+	rest, ok := strings.CutPrefix(claims.Issuer, license.IssuerPrefix)
+	namespace, product, ok2 := strings.Cut(rest, "/")
+	if !ok || !ok2 || namespace == "" || product == "" || strings.Contains(product, "/") {
+		return "", "", unauthorized(license.CodeMalformed, fmt.Sprintf("the token's issuer %q is not %s<namespace>/<product>; send a license token issued by kubelicense", clip(claims.Issuer), license.IssuerPrefix))
+	}
+	return namespace, product, nil
+}
+
+func unauthorized(code license.Code, message string) *problem {
+	return &problem{status: http.StatusUnauthorized, code: code, message: message}
+}
+
+// errorMessage is the message of a verification error, without its cause chain
+// (go-jose errors can be long and say nothing the code does not).
+func errorMessage(err error) string {
+	if e, ok := errors.AsType[*license.Error](err); ok {
+		return e.Message
+	}
+	return err.Error()
+}
+
+// jwksCache parses each Product's JWKS ConfigMap once per resourceVersion.
+type jwksCache struct {
+	mu     sync.Mutex
+	parsed map[client.ObjectKey]parsedJWKS
+}
+
+type parsedJWKS struct {
+	resourceVersion string
+	keys            *license.KeySet
+}
+
+// maxCachedJWKS bounds the cache; past it, it starts again empty (Products are few).
+const maxCachedJWKS = 4096
+
+func (c *jwksCache) get(ctx context.Context, reader client.Reader, namespace, product string) (*license.KeySet, error) {
+	id := client.ObjectKey{Namespace: namespace, Name: licensingv1alpha1.PublicKeysConfigMapName(product)}
+	cm := &corev1.ConfigMap{}
+	if err := reader.Get(ctx, id, cm); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("Product %s/%s publishes no keys yet (ConfigMap %s)", namespace, product, id.Name))
+		}
+		return nil, err
+	}
+	c.mu.Lock()
+	cached, ok := c.parsed[id]
+	c.mu.Unlock()
+	if ok && cached.resourceVersion == cm.ResourceVersion {
+		return cached.keys, nil
+	}
+	ks, err := license.ParseJWKS([]byte(cm.Data[licensingv1alpha1.JWKSKey]))
+	if err != nil {
+		return nil, fmt.Errorf("JWKS of Product %s/%s: %w", namespace, product, err)
+	}
+	c.mu.Lock()
+	if c.parsed == nil || len(c.parsed) >= maxCachedJWKS {
+		c.parsed = map[client.ObjectKey]parsedJWKS{}
+	}
+	c.parsed[id] = parsedJWKS{resourceVersion: cm.ResourceVersion, keys: ks}
+	c.mu.Unlock()
+	return ks, nil
+}

@@ -1,0 +1,42 @@
+package licenseapi
+
+import (
+	"fmt"
+	"regexp"
+	"time"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/entitlement"
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+type (
+	entitlementLicense = entitlement.License
+	activationObj      = licensingv1alpha1.Activation
+)
+
+var slotName = licensingv1alpha1.SlotName
+
+// leaseIDRE is the form of newLeaseID.
+var leaseIDRE = regexp.MustCompile(`^[0-9a-f]{24}$`)
+
+func activationOut(a *licensingv1alpha1.Activation) *license.Activation {
+	return &license.Activation{
+		License: a.Spec.License, Fingerprint: a.Spec.Fingerprint, Name: a.Spec.DisplayName,
+		Metadata: a.Spec.Metadata, ActivatedAt: a.Spec.ActivatedAt.UTC(),
+	}
+}
+
+// LeaseID is the API's id of a lease: "<license>.<slot>.<lease id>", which names
+// its object without a lookup and changes when another holder takes the slot.
+func LeaseID(s *licensingv1alpha1.SeatLease) string {
+	return fmt.Sprintf("%s.%d.%s", s.Spec.License, s.Spec.Slot, s.Spec.LeaseID)
+}
+
+func leaseOut(s *licensingv1alpha1.SeatLease) *license.Lease {
+	ttl := time.Duration(s.Spec.TTLSeconds) * time.Second
+	return &license.Lease{
+		ID: LeaseID(s), License: s.Spec.License, Holder: s.Spec.Holder,
+		ExpiresAt: leaseExpiry(s).UTC(), TTL: ttl.String(), HeartbeatEvery: (ttl / 3).String(),
+	}
+}

@@ -1,0 +1,56 @@
+package licenseapi
+
+import (
+	"context"
+	"fmt"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+)
+
+// IndexFields registers the cache index the API lists activations and seat
+// leases by. Call it once per manager, before the manager starts.
+func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
+	if err := indexer.IndexField(ctx, &licensingv1alpha1.Activation{}, IndexLicensee, func(o client.Object) []string {
+		return []string{o.(*licensingv1alpha1.Activation).Spec.LicenseeRef.Name}
+	}); err != nil {
+		return fmt.Errorf("index Activations by Licensee: %w", err)
+	}
+	if err := indexer.IndexField(ctx, &licensingv1alpha1.SeatLease{}, IndexLicensee, func(o client.Object) []string {
+		return []string{o.(*licensingv1alpha1.SeatLease).Spec.LicenseeRef.Name}
+	}); err != nil {
+		return fmt.Errorf("index SeatLeases by Licensee: %w", err)
+	}
+	return nil
+}
+
+// Setup adds the license API to mgr: its cache index, and the server as a
+// runnable that every replica runs (no leader election). Cache, Live and Writer
+// default to the manager's cache, API reader and client.
+func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
+	if o.Cache == nil {
+		o.Cache = mgr.GetCache()
+	}
+	if o.Live == nil {
+		o.Live = mgr.GetAPIReader()
+	}
+	if o.Writer == nil {
+		o.Writer = mgr.GetClient()
+	}
+	if o.Log.GetSink() == nil {
+		o.Log = mgr.GetLogger()
+	}
+	if err := IndexFields(ctx, mgr.GetFieldIndexer()); err != nil {
+		return nil, err
+	}
+	s, err := New(o)
+	if err != nil {
+		return nil, err
+	}
+	if err := mgr.Add(s); err != nil {
+		return nil, fmt.Errorf("add the license API to the manager: %w", err)
+	}
+	return s, nil
+}

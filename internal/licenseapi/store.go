@@ -1,0 +1,430 @@
+package licenseapi
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/pkg/license"
+)
+
+// IndexLicensee indexes Activations and SeatLeases by the name of their Licensee.
+const IndexLicensee = "spec.licenseeRef.name"
+
+// store keeps activations and seat leases as objects in the API server, one
+// numbered slot each (see api/v1alpha1 usage_types.go). The cache answers
+// reads; a write is the arbiter: creating a slot that another replica just
+// took fails with AlreadyExists, and taking over a lapsed lease is an update at
+// the resourceVersion read, which fails with Conflict if anyone moved first. So
+// counting is exact under any concurrency, with any number of replicas.
+type store struct {
+	cache client.Reader // the manager's informer cache
+	live  client.Reader // the API server itself, where the cache may lag
+	write client.Client
+}
+
+// usage counts the live seat leases and the activations of every license of l.
+func (st *store) usage(ctx context.Context, l *licensingv1alpha1.Licensee, now time.Time) (map[string]usage, error) {
+	out := map[string]usage{}
+	acts, err := st.activations(ctx, st.cache, l)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range acts {
+		u := out[a.Spec.License]
+		u.activations++
+		out[a.Spec.License] = u
+	}
+	leases, err := st.leases(ctx, st.cache, l)
+	if err != nil {
+		return nil, err
+	}
+	for i := range leases {
+		if leaseAlive(&leases[i], now) {
+			u := out[leases[i].Spec.License]
+			u.seatsInUse++
+			out[leases[i].Spec.License] = u
+		}
+	}
+	return out, nil
+}
+
+func (st *store) activations(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.Activation, error) {
+	list := &licensingv1alpha1.ActivationList{}
+	opts := []client.ListOption{client.InNamespace(l.Namespace)}
+	if r == st.cache {
+		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name})
+	} else {
+		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
+	}
+	if err := r.List(ctx, list, opts...); err != nil {
+		return nil, fmt.Errorf("list Activations of %s: %w", l.Name, err)
+	}
+	return list.Items, nil
+}
+
+func (st *store) leases(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.SeatLease, error) {
+	list := &licensingv1alpha1.SeatLeaseList{}
+	opts := []client.ListOption{client.InNamespace(l.Namespace)}
+	if r == st.cache {
+		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name})
+	} else {
+		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
+	}
+	if err := r.List(ctx, list, opts...); err != nil {
+		return nil, fmt.Errorf("list SeatLeases of %s: %w", l.Name, err)
+	}
+	return list.Items, nil
+}
+
+// leaseAlive: a lease is held until renewedAt + ttl; from then on the slot is free.
+func leaseAlive(l *licensingv1alpha1.SeatLease, now time.Time) bool {
+	return now.Before(leaseExpiry(l))
+}
+
+func leaseExpiry(l *licensingv1alpha1.SeatLease) time.Time {
+	return l.Spec.RenewedAt.Add(time.Duration(l.Spec.TTLSeconds) * time.Second)
+}
+
+// slotOrder is the order in which a caller tries the n slots: it starts at a
+// slot chosen by key, so two callers with the same key (the same fingerprint or
+// holder, asking twice at once) meet on the same slot, and callers with
+// different keys mostly do not collide.
+func slotOrder(key string, n int32) []int32 {
+	sum := sha256.Sum256([]byte(key))
+	start := int32(binary.BigEndian.Uint32(sum[:4]) % uint32(n))
+	order := make([]int32, n)
+	for i := range n {
+		order[i] = (start + i) % n
+	}
+	return order
+}
+
+// labels and ownership of an object in a slot of license in l.
+func slotMeta(l *licensingv1alpha1.Licensee, lic string, slot int32) metav1.ObjectMeta {
+	return metav1.ObjectMeta{
+		Namespace: l.Namespace,
+		Name:      licensingv1alpha1.SlotName(l.Name, lic, slot),
+		Labels: map[string]string{
+			licensingv1alpha1.LabelManaged:  "true",
+			licensingv1alpha1.LabelLicensee: l.Name,
+			licensingv1alpha1.LabelLicense:  lic,
+		},
+		// Deleting the Licensee deletes what it holds (garbage collector).
+		OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: licensingv1alpha1.GroupVersion.String(), Kind: "Licensee",
+			Name: l.Name, UID: l.UID, Controller: ptr.To(false),
+		}},
+	}
+}
+
+// activate activates fingerprint for license lic (at most max activations) and
+// says whether it was new. A fingerprint already active is returned as it is.
+func (st *store) activate(ctx context.Context, l *licensingv1alpha1.Licensee, lic string, max int32, req *license.ActivateRequest, now time.Time) (*licensingv1alpha1.Activation, bool, error) {
+	taken := map[string]bool{}
+	// The cache may lag a deactivation: a full license is confirmed live.
+	for _, r := range []client.Reader{st.cache, st.live} {
+		list, err := st.activations(ctx, r, l)
+		if err != nil {
+			return nil, false, err
+		}
+		clear(taken)
+		for i := range list {
+			a := &list[i]
+			if a.Spec.License != lic {
+				continue
+			}
+			if a.Spec.Fingerprint == req.Fingerprint {
+				return a, false, nil
+			}
+			taken[a.Name] = true
+		}
+		if int32(len(taken)) < max {
+			break
+		}
+	}
+	tooMany := newProblem(http.StatusConflict, license.CodeTooManyActivations,
+		"license %s has all its %d activations in use; deactivate a machine (DELETE /v1/activations/{fingerprint}) first", lic, max)
+	if int32(len(taken)) >= max {
+		return nil, false, tooMany
+	}
+	for _, slot := range slotOrder(req.Fingerprint, max) {
+		name := licensingv1alpha1.SlotName(l.Name, lic, slot)
+		if taken[name] {
+			continue
+		}
+		a := &licensingv1alpha1.Activation{
+			ObjectMeta: slotMeta(l, lic, slot),
+			Spec: licensingv1alpha1.ActivationSpec{
+				LicenseeRef: licensingv1alpha1.LocalObjectReference{Name: l.Name}, License: lic, Slot: slot,
+				Fingerprint: req.Fingerprint, DisplayName: req.Name, Metadata: req.Metadata,
+				ActivatedAt: metav1.NewTime(now.Truncate(time.Second)),
+			},
+		}
+		err := st.write.Create(ctx, a)
+		if err == nil {
+			return a, true, nil
+		}
+		if !apierrors.IsAlreadyExists(err) {
+			return nil, false, fmt.Errorf("create Activation %s: %w", name, err)
+		}
+		// Taken meanwhile, maybe by the same fingerprint asking twice at once.
+		live := &licensingv1alpha1.Activation{}
+		if err := st.live.Get(ctx, client.ObjectKeyFromObject(a), live); err == nil && live.Spec.Fingerprint == req.Fingerprint {
+			return live, false, nil
+		} else if err != nil && !apierrors.IsNotFound(err) {
+			return nil, false, fmt.Errorf("get Activation %s: %w", name, err)
+		}
+	}
+	return nil, false, tooMany
+}
+
+// deactivate removes the activation of fingerprint for license lic.
+func (st *store) deactivate(ctx context.Context, l *licensingv1alpha1.Licensee, lic, fingerprint string) (*licensingv1alpha1.Activation, error) {
+	for _, r := range []client.Reader{st.cache, st.live} {
+		acts, err := st.activations(ctx, r, l)
+		if err != nil {
+			return nil, err
+		}
+		for i := range acts {
+			a := &acts[i]
+			if a.Spec.License != lic || a.Spec.Fingerprint != fingerprint {
+				continue
+			}
+			err := st.write.Delete(ctx, a, client.Preconditions{UID: &a.UID})
+			if err == nil {
+				return a, nil
+			}
+			if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+				return nil, fmt.Errorf("delete Activation %s: %w", a.Name, err)
+			}
+		}
+	}
+	return nil, newProblem(http.StatusNotFound, license.CodeNotFound, "fingerprint %q is not activated for license %s", clip(fingerprint), lic)
+}
+
+// newLeaseID is a fresh holding id: 96 random bits in hex.
+func newLeaseID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// seatClaim is the outcome of acquire.
+type seatClaim struct {
+	lease   *licensingv1alpha1.SeatLease
+	created bool
+}
+
+// acquire gives holder a seat of license lic (seats in all): its own live lease
+// back, a free slot, or a lapsed one taken over. With every seat held it fails
+// with NO_SEATS_AVAILABLE and the time until the first lease lapses.
+func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic string, seats int32, holder string, ttl time.Duration, now time.Time) (*seatClaim, error) {
+	bySlot := map[string]*licensingv1alpha1.SeatLease{}
+	alive := int32(0)
+	// The cache may lag a release: a full license is confirmed live.
+	for _, r := range []client.Reader{st.cache, st.live} {
+		list, err := st.leases(ctx, r, l)
+		if err != nil {
+			return nil, err
+		}
+		clear(bySlot)
+		alive = 0
+		for i := range list {
+			s := &list[i]
+			if s.Spec.License != lic {
+				continue
+			}
+			if leaseAlive(s, now) {
+				if s.Spec.Holder == holder {
+					return st.renewHolding(ctx, s, holder, ttl, now)
+				}
+				alive++
+			}
+			bySlot[s.Name] = s
+		}
+		if alive < seats {
+			break
+		}
+	}
+	firstLapse := time.Time{}
+	noteLapse := func(s *licensingv1alpha1.SeatLease) {
+		if e := leaseExpiry(s); firstLapse.IsZero() || e.Before(firstLapse) {
+			firstLapse = e
+		}
+	}
+	if alive < seats {
+		for _, slot := range slotOrder(holder, seats) {
+			name := licensingv1alpha1.SlotName(l.Name, lic, slot)
+			claim, err := st.trySlot(ctx, l, lic, slot, bySlot[name], holder, ttl, now, noteLapse)
+			if claim != nil || err != nil {
+				return claim, err
+			}
+		}
+	} else {
+		for _, s := range bySlot {
+			noteLapse(s)
+		}
+	}
+	p := newProblem(http.StatusConflict, license.CodeNoSeatsAvailable, "all %d seats of license %s are held; retry when one is released or lapses", seats, lic)
+	if !firstLapse.IsZero() && firstLapse.After(now) {
+		p.retryAfter = firstLapse.Sub(now)
+	} else {
+		p.retryAfter = time.Second
+	}
+	return nil, p
+}
+
+// trySlot takes slot for holder if it is free or lapsed; nil, nil means it is
+// held by another. cached is the slot as the cache sees it (nil: empty).
+func (st *store) trySlot(ctx context.Context, l *licensingv1alpha1.Licensee, lic string, slot int32, cached *licensingv1alpha1.SeatLease, holder string, ttl time.Duration, now time.Time, noteLapse func(*licensingv1alpha1.SeatLease)) (*seatClaim, error) {
+	current := cached
+	for attempt := 0; attempt < 4; attempt++ {
+		if current == nil {
+			s := newLease(l, lic, slot, holder, ttl, now)
+			err := st.write.Create(ctx, s)
+			if err == nil {
+				return &seatClaim{lease: s, created: true}, nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return nil, fmt.Errorf("create SeatLease %s: %w", s.Name, err)
+			}
+		} else {
+			switch {
+			case leaseAlive(current, now) && current.Spec.Holder == holder:
+				return st.renewHolding(ctx, current, holder, ttl, now)
+			case leaseAlive(current, now):
+				noteLapse(current)
+				return nil, nil
+			}
+			// Lapsed: take it over, at the version read, so only one caller can.
+			taken := current.DeepCopy()
+			fresh := newLease(l, lic, slot, holder, ttl, now)
+			taken.Spec = fresh.Spec
+			err := st.write.Update(ctx, taken)
+			if err == nil {
+				return &seatClaim{lease: taken, created: true}, nil
+			}
+			if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("take over SeatLease %s: %w", current.Name, err)
+			}
+		}
+		live := &licensingv1alpha1.SeatLease{}
+		err := st.live.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: licensingv1alpha1.SlotName(l.Name, lic, slot)}, live)
+		switch {
+		case apierrors.IsNotFound(err):
+			current = nil
+		case err != nil:
+			return nil, fmt.Errorf("get SeatLease: %w", err)
+		default:
+			current = live
+		}
+	}
+	return nil, nil // contended: leave it to the next slot
+}
+
+func newLease(l *licensingv1alpha1.Licensee, lic string, slot int32, holder string, ttl time.Duration, now time.Time) *licensingv1alpha1.SeatLease {
+	return &licensingv1alpha1.SeatLease{
+		ObjectMeta: slotMeta(l, lic, slot),
+		Spec: licensingv1alpha1.SeatLeaseSpec{
+			LicenseeRef: licensingv1alpha1.LocalObjectReference{Name: l.Name}, License: lic, Slot: slot,
+			Holder: holder, LeaseID: newLeaseID(), TTLSeconds: int32(ttl / time.Second),
+			AcquiredAt: metav1.NewMicroTime(now), RenewedAt: metav1.NewMicroTime(now),
+		},
+	}
+}
+
+// renewHolding renews the live lease s that holder already holds (the same
+// holder asking again gets its lease back).
+func (st *store) renewHolding(ctx context.Context, s *licensingv1alpha1.SeatLease, holder string, ttl time.Duration, now time.Time) (*seatClaim, error) {
+	renewed, err := st.renew(ctx, s.Namespace, s.Name, s.Spec.LeaseID, ttl, now, int32(1<<30))
+	if err != nil {
+		return nil, err
+	}
+	return &seatClaim{lease: renewed}, nil
+}
+
+// renew is a heartbeat of lease leaseID in object name: it moves renewedAt to
+// now (and the TTL, when ttl > 0). A lease whose slot another holder took, or
+// that is gone, is SEAT_EXPIRED; so is a slot beyond the seats the license has now.
+func (st *store) renew(ctx context.Context, namespace, name, leaseID string, ttl time.Duration, now time.Time, seats int32) (*licensingv1alpha1.SeatLease, error) {
+	expired := func(why string) error {
+		return newProblem(http.StatusGone, license.CodeSeatExpired, "the seat lease %s %s; acquire a seat again (POST /v1/seats)", clip(leaseID), why)
+	}
+	for _, r := range []client.Reader{st.cache, st.live, st.live, st.live} {
+		current := &licensingv1alpha1.SeatLease{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
+			if apierrors.IsNotFound(err) {
+				if r == st.cache {
+					continue // maybe created on another replica a moment ago
+				}
+				return nil, expired("was released or has lapsed and was cleaned up")
+			}
+			return nil, fmt.Errorf("get SeatLease %s: %w", name, err)
+		}
+		if current.Spec.LeaseID != leaseID {
+			if r == st.cache {
+				continue
+			}
+			return nil, expired("lapsed and another holder took the seat")
+		}
+		if current.Spec.Slot >= seats {
+			return nil, expired(fmt.Sprintf("is in seat %d, but the license has %d seats now", current.Spec.Slot, seats))
+		}
+		renewed := current.DeepCopy()
+		renewed.Spec.RenewedAt = metav1.NewMicroTime(now)
+		if ttl > 0 {
+			renewed.Spec.TTLSeconds = int32(ttl / time.Second)
+		}
+		err := st.write.Update(ctx, renewed)
+		if err == nil {
+			return renewed, nil
+		}
+		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("renew SeatLease %s: %w", name, err)
+		}
+	}
+	return nil, fmt.Errorf("renew SeatLease %s: kept conflicting with other writers", name)
+}
+
+// release deletes lease leaseID in object name, if it still holds it.
+func (st *store) release(ctx context.Context, namespace, name, leaseID string) (*licensingv1alpha1.SeatLease, error) {
+	for _, r := range []client.Reader{st.cache, st.live, st.live} {
+		current := &licensingv1alpha1.SeatLease{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
+			if apierrors.IsNotFound(err) {
+				if r == st.cache {
+					continue
+				}
+				return nil, newProblem(http.StatusNotFound, license.CodeNotFound, "no seat lease %s; it was released or has lapsed and was cleaned up", clip(leaseID))
+			}
+			return nil, fmt.Errorf("get SeatLease %s: %w", name, err)
+		}
+		if current.Spec.LeaseID != leaseID {
+			if r == st.cache {
+				continue
+			}
+			return nil, newProblem(http.StatusGone, license.CodeSeatExpired, "the seat lease %s lapsed and another holder took the seat; there is nothing to release", clip(leaseID))
+		}
+		rv := current.ResourceVersion
+		err := st.write.Delete(ctx, current, client.Preconditions{UID: &current.UID, ResourceVersion: &rv})
+		if err == nil || apierrors.IsNotFound(err) {
+			return current, nil
+		}
+		if !apierrors.IsConflict(err) {
+			return nil, fmt.Errorf("release SeatLease %s: %w", name, err)
+		}
+	}
+	return nil, fmt.Errorf("release SeatLease %s: kept conflicting with other writers", name)
+}
