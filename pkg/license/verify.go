@@ -165,6 +165,9 @@ func decodeClaims(payload []byte) (*Claims, error) {
 		return nil, newError(CodeMalformed, err, "token payload is not valid license claims JSON; re-issue the token")
 	}
 	c.Audience = wire.Audience
+	if err := c.CheckDates(); err != nil {
+		return nil, err
+	}
 	return &c, nil
 }
 
