@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Bundle identification, as in every offline bundle file.
@@ -89,7 +87,7 @@ func (b *Bundle) BundledKeys() (*KeySet, error) {
 }
 
 func checkBundleParts(token string, jwks []byte) error {
-	if _, err := jose.ParseSignedCompact(token, acceptedAlgorithms); err != nil {
+	if _, _, err := parseCompact(token); err != nil {
 		return newError(CodeMalformed, err, "license bundle token is not a compact JWS signed with EdDSA or ES256; export the bundle again")
 	}
 	if _, err := ParseJWKS(jwks); err != nil {
