@@ -36,7 +36,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 		return nil, newError(CodeMalformed, err, "license bundle is not valid JSON; export it again with kubectl license export")
 	}
 	if b.APIVersion != BundleAPIVersion || b.Kind != BundleKind {
-		return nil, newError(CodeMalformed, nil, fmt.Sprintf("file has apiVersion %q and kind %q, want %q and %q; this is not a license bundle", b.APIVersion, b.Kind, BundleAPIVersion, BundleKind))
+		return nil, newError(CodeMalformed, nil, fmt.Sprintf("file has apiVersion %s and kind %s, want %q and %q; this is not a license bundle", QuoteUntrusted(b.APIVersion), QuoteUntrusted(b.Kind), BundleAPIVersion, BundleKind))
 	}
 	if err := checkBundleParts(b.Token, b.JWKS); err != nil {
 		return nil, err

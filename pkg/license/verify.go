@@ -309,10 +309,10 @@ func (a *audience) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // checkScope applies WithIssuer and WithAudience.
 func checkScope(c *Claims, o *verifyOptions) error {
 	if o.issuer != "" && c.Issuer != o.issuer {
-		return newError(CodeMalformed, nil, fmt.Sprintf("token issuer is %q, want %q; use a license issued by %s", c.Issuer, o.issuer, o.issuer))
+		return newError(CodeMalformed, nil, fmt.Sprintf("token issuer is %s, want %q; use a license issued by %s", QuoteUntrusted(c.Issuer), o.issuer, o.issuer))
 	}
 	if o.audience != "" && !slices.Contains(c.Audience, o.audience) {
-		return newError(CodeMalformed, nil, fmt.Sprintf("token audience is %q, which does not include %q; use the license issued for product %q", c.Audience, o.audience, o.audience))
+		return newError(CodeMalformed, nil, fmt.Sprintf("token audience is %s, which does not include %q; use the license issued for product %q", quoteList(c.Audience), o.audience, o.audience))
 	}
 	return nil
 }
