@@ -2,6 +2,7 @@ package license
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -190,5 +191,29 @@ func TestParseJWKSRefusesDisguisedKeys(t *testing.T) {
 				t.Errorf("ParseJWKS() error quotes the private key: %v", err)
 			}
 		})
+	}
+}
+
+func TestKeysInJWKSOrder(t *testing.T) {
+	b, a := newEd25519Key(t, "k-b"), newP256Key(t, "k-a")
+	ks := keySetOf(t, b, a)
+	got := ks.Keys()
+	if len(got) != 2 || got[0].KeyID != "k-b" || got[0].Algorithm != "EdDSA" || got[1].KeyID != "k-a" || got[1].Algorithm != "ES256" {
+		t.Fatalf("Keys() = %+v, want k-b (EdDSA) then k-a (ES256)", got)
+	}
+	if !b.public().(ed25519.PublicKey).Equal(got[0].Key) || !a.public().(*ecdsa.PublicKey).Equal(got[1].Key) {
+		t.Error("Keys() returned other key material than the JWKS holds")
+	}
+	got[0].KeyID = "changed"
+	if ks.Keys()[0].KeyID != "k-b" {
+		t.Error("Keys() is not a copy")
+	}
+	if (*KeySet)(nil).Keys() != nil {
+		t.Error("nil KeySet Keys() is not nil")
+	}
+	for _, empty := range []string{`{}`, `{"keys":[]}`, `{"keys":null}`} {
+		if _, err := ParseJWKS([]byte(empty)); !errors.Is(err, ErrNoKeys) {
+			t.Errorf("ParseJWKS(%s) error = %v, want ErrNoKeys", empty, err)
+		}
 	}
 }
