@@ -317,17 +317,15 @@ func checkScope(c *Claims, o *verifyOptions) error {
 	return nil
 }
 
-// checkLifetime applies nbf and exp with the clock skew leeway.
+// checkLifetime applies nbf and exp with the clock skew leeway (LifetimeState).
 func checkLifetime(c *Claims, now time.Time, leeway time.Duration) error {
-	if c.NotBefore != 0 {
-		if nbf := time.Unix(c.NotBefore, 0); now.Before(nbf.Add(-leeway)) {
-			return newError(CodeNotYetValid, nil, fmt.Sprintf("token is not valid before %s (now %s, leeway %s); check this host's clock", nbf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway))
-		}
-	}
-	if c.Expiry != 0 {
-		if exp := time.Unix(c.Expiry, 0); now.After(exp.Add(leeway)) {
-			return newError(CodeExpired, nil, fmt.Sprintf("token expired at %s (now %s, leeway %s); mount the refreshed license Secret or renew the license", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway))
-		}
+	switch c.LifetimeState(now, leeway) {
+	case CodeNotYetValid:
+		nbf := time.Unix(c.NotBefore, 0)
+		return newError(CodeNotYetValid, nil, fmt.Sprintf("token is not valid before %s (now %s, leeway %s); check this host's clock", nbf.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway))
+	case CodeExpired:
+		exp := time.Unix(c.Expiry, 0)
+		return newError(CodeExpired, nil, fmt.Sprintf("token expired at %s (now %s, leeway %s); mount the refreshed license Secret or renew the license", exp.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339), leeway))
 	}
 	return nil
 }
