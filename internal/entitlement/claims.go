@@ -50,19 +50,9 @@ func BuildClaims(meta ClaimsMeta, r Result, issuedAt time.Time, serial string) l
 	// Sorted by name, so reordering spec.licenses does not change the token.
 	slices.SortFunc(inToken, func(a, b License) int { return strings.Compare(a.Name, b.Name) })
 	for _, l := range inToken {
-		c.Licenses = append(c.Licenses, license.Grant{
-			Name:           l.Name,
-			Template:       l.Template,
-			Type:           string(l.Type),
-			StartsAt:       l.StartsAt.Unix(),
-			ValidUntil:     unixOrZero(l.ValidUntil),
-			GraceUntil:     unixOrZero(l.GraceUntil),
-			Features:       append([]string{}, l.Features...),
-			Quotas:         nonNilClone(l.Quotas),
-			Seats:          l.Seats,
-			MaxActivations: l.MaxActivations,
-			Suspended:      l.Suspended,
-		})
+		g := l.grant()
+		g.Features, g.Quotas = append([]string{}, l.Features...), nonNilClone(l.Quotas)
+		c.Licenses = append(c.Licenses, g)
 	}
 	c.Features, c.Quotas = effectiveEntitlements(inToken, iat, r.LicenseeSuspended)
 
@@ -72,21 +62,14 @@ func BuildClaims(meta ClaimsMeta, r Result, issuedAt time.Time, serial string) l
 	case end == nil:
 		c.Expiry = iat.Unix() // no grants: entitles nothing
 	default:
-		c.Expiry = max(end.Unix(), iat.Unix())
+		c.Expiry = max(tokenEnd(end), iat.Unix())
 	}
 	if ttl := r.tokenTTL(); ttl > 0 {
-		if capped := iat.Add(ttl).Unix(); c.Expiry == 0 || capped < c.Expiry {
+		if capped := tokenEnd(ptr(iat.Add(ttl))); c.Expiry == 0 || capped < c.Expiry {
 			c.Expiry = capped
 		}
 	}
 	return c
-}
-
-func unixOrZero(t *time.Time) int64 {
-	if t == nil {
-		return 0
-	}
-	return t.Unix()
 }
 
 func nonNilClone(m map[string]int64) map[string]int64 {

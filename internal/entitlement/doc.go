@@ -36,10 +36,12 @@
 // # State
 //
 // Invalid when the template is missing, unusable or unparsable. Otherwise
+// pkg/license decides, from the grant the token carries (Claims.GrantState):
 // Suspended when the license or the whole licensee is suspended, whatever the
-// window says, even after it ended: this is what pkg/license reports for the
-// same grant, so status and verifiers agree. Otherwise Pending, Valid,
-// InGracePeriod or Expired from the window. Suspension does not stop the clock.
+// window says, even after it ended; otherwise Pending, Valid, InGracePeriod or
+// Expired from the window. The operator computes windows and never decides a
+// state itself, so status and verifiers agree. Suspension does not stop the
+// clock.
 //
 // # Entitlements
 //
@@ -50,9 +52,10 @@
 //
 // # Licensed condition
 //
-// The best state any license is in gives the reason, in the order of
-// license.Claims.State: Valid > InGracePeriod > NotYetValid (Pending) >
-// Suspended > Expired. Without a license that can be evaluated (none in spec,
+// The best state any license is in gives the reason, as license.Claims.State
+// picks it: Valid > InGracePeriod > NotYetValid (Pending) > Suspended >
+// Expired. The effective features and quotas are license.Claims.FeaturesAt and
+// QuotasAt of the same grants. Without a license that can be evaluated (none in spec,
 // or all Invalid) the reason is NoLicenses. Licensed is true for Valid and
 // InGracePeriod.
 //
@@ -84,5 +87,9 @@
 // smallest tokenTTL, and never before iat: a lapsed token is expired from its
 // issuance. A token without grants expires at iat. The top-level features and
 // quotas are the entitlements at iat. Slices and maps are sorted and never nil,
-// so equal inputs give byte-identical JSON.
+// so equal inputs give byte-identical JSON. Dates a token cannot carry (before
+// 1970 or after 9999, see license.UnixTime) are clamped into that range, and
+// an end at or before 1970 is written as its first second, since 0 means
+// "never ends": the state is the same at any instant of the range, while
+// status keeps the dates as computed.
 package entitlement

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // Reasons of the Licensed condition.
@@ -110,7 +111,7 @@ func Evaluate(in Input) Result {
 	}
 
 	r.Features, r.Quotas = effectiveEntitlements(r.Licenses, now, in.LicenseeSuspended)
-	r.LicensedReason, r.LicensedMessage = licensedReason(r.Licenses, in.LicenseeSuspended)
+	r.LicensedReason, r.LicensedMessage = licensedReason(r.Licenses, in.LicenseeSuspended, now)
 	r.Licensed = r.LicensedReason == ReasonValid || r.LicensedReason == ReasonInGracePeriod
 	r.ExpiresAt = expiresAt(r.Licenses)
 	r.Revoke = revoke(r.Licenses, r.Licensed, now)
@@ -180,14 +181,12 @@ func evaluateLicense(li LicenseInput, now time.Time, licenseeSuspended bool, tri
 	}
 	w := newWindow(*start, endsAt, tm, now)
 	l.StartsAt, l.ValidUntil, l.GraceUntil = ptr(w.start), w.validUntil, w.graceUntil
-	l.State = w.stateAt(now)
+	l.State = l.stateAt(now, licenseeSuspended)
 
 	switch {
-	case licenseeSuspended:
-		l.State = v1alpha1.LicenseStateSuspended
+	case l.State == v1alpha1.LicenseStateSuspended && licenseeSuspended:
 		l.Message = "the licensee is suspended (spec.suspended)"
-	case l.Suspended:
-		l.State = v1alpha1.LicenseStateSuspended
+	case l.State == v1alpha1.LicenseStateSuspended:
 		l.Message = "the license is suspended (suspended in spec.licenses)"
 	case l.State == v1alpha1.LicenseStatePending:
 		l.Message = "starts at " + stamp(w.start)
@@ -226,16 +225,14 @@ func licenseQuotas(template, overrides v1alpha1.QuotaMap) map[string]int64 {
 	return out
 }
 
-// stateAt is the license's state at t with its window as evaluated; BuildClaims
-// uses it to derive the entitlements at iat exactly as a verifier would.
+// stateAt is the license's state at t with its window as evaluated, as
+// pkg/license decides it for the grant in the token.
 func (l License) stateAt(t time.Time, licenseeSuspended bool) v1alpha1.LicenseState {
-	switch {
-	case l.State == v1alpha1.LicenseStateInvalid:
+	if l.State == v1alpha1.LicenseStateInvalid {
 		return l.State
-	case licenseeSuspended || l.Suspended:
-		return v1alpha1.LicenseStateSuspended
 	}
-	return l.window().stateAt(t)
+	c := license.Claims{Licensee: license.LicenseeInfo{Suspended: licenseeSuspended}}
+	return stateOf(c.GrantState(l.grant(), t))
 }
 
 func (l License) window() window {
@@ -250,57 +247,37 @@ func deref[T any](p *T) T {
 	return *p
 }
 
-func entitling(s v1alpha1.LicenseState) bool {
-	return s == v1alpha1.LicenseStateValid || s == v1alpha1.LicenseStateInGracePeriod
-}
-
-// effectiveEntitlements: union of features, sum of quotas over the licenses entitling at t.
+// effectiveEntitlements are what pkg/license says ls entitle to at t: the union
+// of the features (sorted, never nil) and the sum of the quotas.
 func effectiveEntitlements(ls []License, t time.Time, licenseeSuspended bool) ([]string, map[string]int64) {
-	var features []string
-	quotas := map[string]int64{}
-	for _, l := range ls {
-		if !entitling(l.stateAt(t, licenseeSuspended)) {
-			continue
-		}
-		features = append(features, l.Features...)
-		for name, v := range l.Quotas {
-			quotas[name] += v
-		}
-	}
-	slices.Sort(features)
-	return append([]string{}, slices.Compact(features)...), quotas
+	c := claimsOf(ls, licenseeSuspended)
+	return append([]string{}, c.FeaturesAt(t)...), c.QuotasAt(t)
 }
 
-// reasonOrder: the best state a license is in gives the Licensed reason, in the
-// order of license.Claims.State so the condition and verifiers agree.
-var reasonOrder = []struct {
-	state  v1alpha1.LicenseState
-	reason string
-	text   string
-}{
-	{v1alpha1.LicenseStateValid, ReasonValid, "valid"},
-	{v1alpha1.LicenseStateInGracePeriod, ReasonInGracePeriod, "in grace period"},
-	{v1alpha1.LicenseStatePending, ReasonNotYetValid, "not yet valid"},
-	{v1alpha1.LicenseStateSuspended, ReasonSuspended, "suspended"},
-	{v1alpha1.LicenseStateExpired, ReasonExpired, "expired"},
+// reasons name the Licensed reason and its text for the best state a license
+// is in, which pkg/license's Claims.State picks.
+var reasons = map[v1alpha1.LicenseState]struct{ reason, text string }{
+	v1alpha1.LicenseStateValid:         {ReasonValid, "valid"},
+	v1alpha1.LicenseStateInGracePeriod: {ReasonInGracePeriod, "in grace period"},
+	v1alpha1.LicenseStatePending:       {ReasonNotYetValid, "not yet valid"},
+	v1alpha1.LicenseStateSuspended:     {ReasonSuspended, "suspended"},
+	v1alpha1.LicenseStateExpired:       {ReasonExpired, "expired"},
 }
 
-// licensedReason is the reason and message of the Licensed condition.
-func licensedReason(ls []License, licenseeSuspended bool) (string, string) {
-	for _, o := range reasonOrder {
+// licensedReason is the reason and message of the Licensed condition at now.
+func licensedReason(ls []License, licenseeSuspended bool, now time.Time) (string, string) {
+	if c := claimsOf(ls, licenseeSuspended); len(c.Licenses) > 0 {
+		best := stateOf(c.State(now))
 		var parts []string
 		for _, l := range ls {
-			if l.State == o.state {
+			if l.State == best {
 				parts = append(parts, l.Name+licenseDetail(l))
 			}
 		}
-		if len(parts) == 0 {
-			continue
+		if best == v1alpha1.LicenseStateSuspended && licenseeSuspended {
+			return ReasonSuspended, "the licensee is suspended (spec.suspended): " + strings.Join(parts, ", ")
 		}
-		if o.state == v1alpha1.LicenseStateSuspended && licenseeSuspended {
-			return o.reason, "the licensee is suspended (spec.suspended): " + strings.Join(parts, ", ")
-		}
-		return o.reason, o.text + ": " + strings.Join(parts, ", ")
+		return reasons[best].reason, reasons[best].text + ": " + strings.Join(parts, ", ")
 	}
 	if len(ls) == 0 {
 		return ReasonNoLicenses, "no licenses in spec.licenses"

@@ -50,8 +50,10 @@ func lic(name, tplName string, tpl *v1alpha1.LicenseTemplateSpec) LicenseInput {
 	}
 }
 
-func with(li LicenseInput, f func(*LicenseInput)) LicenseInput {
-	f(&li)
+func with(li LicenseInput, fs ...func(*LicenseInput)) LicenseInput {
+	for _, f := range fs {
+		f(&li)
+	}
 	return li
 }
 

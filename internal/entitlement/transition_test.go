@@ -152,8 +152,15 @@ func summary(r Result) []string {
 	var out []string
 	for _, l := range r.Licenses {
 		out = append(out, fmt.Sprintf("%s %s %s..%s..%s window=%s %v %v", l.Name, l.State,
-			fmtTimePtr(l.StartsAt), fmtTimePtr(l.ValidUntil), fmtTimePtr(l.GraceUntil), l.window().stateAt(r.Now), l.Features, l.Quotas))
+			fmtTimePtr(l.StartsAt), fmtTimePtr(l.ValidUntil), fmtTimePtr(l.GraceUntil), windowState(l, r.Now), l.Features, l.Quotas))
 	}
 	return append(out, fmt.Sprintf("%v %v %t %s %s expires=%s revoke=%t",
 		r.Features, r.Quotas, r.Licensed, r.LicensedReason, r.LicensedMessage, fmtTimePtr(r.ExpiresAt), r.Revoke))
+}
+
+// windowState is the state of l's window at t, ignoring its suspension.
+func windowState(l License, t time.Time) v1alpha1.LicenseState {
+	g := l.grant()
+	g.Suspended = false
+	return stateOf(g.StateAt(t))
 }

@@ -102,21 +102,6 @@ func periodEnd(start time.Time, p time.Duration, now time.Time) time.Time {
 	return time.Unix(start.Unix()+(elapsed/secs+1)*secs, 0).UTC()
 }
 
-// stateAt is the state the window gives at t, ignoring suspension. Same order
-// of checks as license.Claims.GrantState, so both agree on every grant.
-func (w window) stateAt(t time.Time) v1alpha1.LicenseState {
-	switch {
-	case t.Before(w.start):
-		return v1alpha1.LicenseStatePending
-	case w.validUntil == nil || t.Before(*w.validUntil):
-		return v1alpha1.LicenseStateValid
-	case w.graceUntil != nil && t.Before(*w.graceUntil):
-		return v1alpha1.LicenseStateInGracePeriod
-	default:
-		return v1alpha1.LicenseStateExpired
-	}
-}
-
 // end is when the window stops entitling; nil: never.
 func (w window) end() *time.Time {
 	if w.graceUntil != nil {

@@ -5,10 +5,29 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/keys"
+	"github.com/kubelicense/kubelicense/internal/token"
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-func TestLicenseWindow(t *testing.T) {
+// windowCase is one row of the window table: a license, an instant, and the
+// state and window the operator must compute.
+type windowCase struct {
+	name      string
+	in        LicenseInput
+	now       time.Time
+	state     v1alpha1.LicenseState
+	start     time.Time
+	validTill *time.Time
+	graceTill *time.Time
+}
+
+// windowCases is the window table, shared by TestLicenseWindow and
+// TestLicenseWindowAgreesWithVerifier.
+func windowCases() []windowCase {
 	const (
 		month = 30 * day
 		week  = 7 * day
@@ -26,15 +45,21 @@ func TestLicenseWindow(t *testing.T) {
 		return func(li *LicenseInput) { li.Spec.StartsAt = mt(d) }
 	}
 
-	tests := []struct {
-		name      string
-		in        LicenseInput
-		now       time.Time
-		state     v1alpha1.LicenseState
-		start     time.Time
-		validTill *time.Time
-		graceTill *time.Time
-	}{
+	startsAtDate := func(d time.Time) func(*LicenseInput) {
+		return func(li *LicenseInput) { li.Spec.StartsAt = ptr(metav1.NewTime(d)) }
+	}
+	endsAtDate := func(d time.Time) func(*LicenseInput) {
+		return func(li *LicenseInput) { li.Spec.EndsAt = ptr(metav1.NewTime(d)) }
+	}
+	var (
+		epoch   = time.Unix(0, 0).UTC()
+		in1960  = time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+		in9999  = time.Date(9999, 12, 15, 0, 0, 0, 0, time.UTC)
+		after   = time.Date(10000, 1, 14, 0, 0, 0, 0, time.UTC) // in9999 + a month
+		lastSec = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	)
+
+	return []windowCase{
 		// Perpetual.
 		{"perpetual: remembered start", lic("l", "t", perpetual), ts(400 * day), valid, t0, nil, nil},
 		{"perpetual: first issuance starts now, truncated to the second",
@@ -104,8 +129,21 @@ func TestLicenseWindow(t *testing.T) {
 		{"duration rounded up to a whole second",
 			lic("l", "t", &v1alpha1.LicenseTemplateSpec{Type: v1alpha1.LicenseTypeTrial, Duration: durp("1500ms")}),
 			ts(time.Second), valid, t0, tp(2 * time.Second), nil},
+
+		// Dates a token cannot carry as they are (before 1970, after 9999, or an
+		// end at the Unix epoch, which a token spells "never ends"): status keeps
+		// them, and the token says what gives the same state at any instant.
+		{"perpetual: started before 1970", with(lic("l", "t", perpetual), startsAtDate(in1960)), ts(0), valid, in1960, nil, nil},
+		{"monthly: started and ended before 1970", with(lic("l", "t", monthly), startsAtDate(in1960), endsAtDate(in1960.Add(day))), ts(0), expired, in1960, ptr(in1960.Add(day)), nil},
+		{"monthly: endsAt at the Unix epoch", with(lic("l", "t", monthly), startsAtDate(epoch.Add(-day)), endsAtDate(epoch)), ts(0), expired, epoch.Add(-day), ptr(epoch), nil},
+		{"monthly: starts and ends at the Unix epoch", with(lic("l", "t", monthly), startsAtDate(epoch), endsAtDate(epoch)), ts(0), expired, epoch, ptr(epoch), nil},
+		{"monthly: starts in 9999, ends after it", with(lic("l", "t", monthly), startsAtDate(in9999)), ts(0), pending, in9999, ptr(after), ptr(after.Add(week))},
+		{"perpetual: endsAt at the last second of 9999", with(lic("l", "t", perpetual), endsAtDate(lastSec)), ts(0), valid, t0, ptr(lastSec), nil},
 	}
-	for _, tt := range tests {
+}
+
+func TestLicenseWindow(t *testing.T) {
+	for _, tt := range windowCases() {
 		t.Run(tt.name, func(t *testing.T) {
 			r := Evaluate(Input{Now: tt.now, Licenses: []LicenseInput{tt.in}})
 			l := r.Licenses[0]
@@ -127,6 +165,64 @@ func TestLicenseWindow(t *testing.T) {
 			for _, p := range []*time.Time{l.StartsAt, l.ValidUntil, l.GraceUntil} {
 				if p != nil && (p.Nanosecond() != 0 || p.Location() != time.UTC) {
 					t.Errorf("instant %v is not a whole UTC second", *p)
+				}
+			}
+		})
+	}
+}
+
+// TestLicenseWindowAgreesWithVerifier feeds every case of the window table
+// through the SDK as a verifier sees it (BuildClaims, token.Sign,
+// license.Verify) and asserts the state the token gives equals the operator's,
+// at the case's instant and around each bound of the window.
+func TestLicenseWindowAgreesWithVerifier(t *testing.T) {
+	key, err := keys.Generate(keys.Ed25519, t0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err := keys.MarshalJWKS([]keys.PublicKey{keys.PublicKeyOf(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := license.ParseJWKS(jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	statusOf := map[license.Code]v1alpha1.LicenseState{
+		license.CodeValid:         v1alpha1.LicenseStateValid,
+		license.CodeInGracePeriod: v1alpha1.LicenseStateInGracePeriod,
+		license.CodeNotYetValid:   v1alpha1.LicenseStatePending,
+		license.CodeExpired:       v1alpha1.LicenseStateExpired,
+		license.CodeSuspended:     v1alpha1.LicenseStateSuspended,
+	}
+	for _, tt := range windowCases() {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Evaluate(Input{Now: tt.now, Licenses: []LicenseInput{tt.in}})
+			claims := BuildClaims(meta, r, tt.now, "serial")
+			signed, err := token.Sign(&claims, key)
+			if err != nil {
+				t.Fatalf("token.Sign: %v", err)
+			}
+			verified, err := license.Verify(signed, trusted, tt.now)
+			if err != nil {
+				t.Fatalf("license.Verify of the operator's token: %v", err)
+			}
+			grant, l := verified.Licenses[0], r.Licenses[0]
+			if got := statusOf[verified.GrantState(grant, tt.now)]; got != tt.state {
+				t.Errorf("verifier state at %s = %s, operator's = %s", stamp(tt.now), got, tt.state)
+			}
+			instants := []time.Time{tt.now}
+			for _, b := range []*time.Time{l.StartsAt, l.ValidUntil, l.GraceUntil} {
+				if b != nil {
+					instants = append(instants, b.Add(-time.Second), *b, b.Add(-time.Nanosecond))
+				}
+			}
+			for _, at := range instants {
+				if at.Year() < 1970 || at.Year() > 9999 {
+					continue // no verifier's clock reads this
+				}
+				if got, want := statusOf[verified.GrantState(grant, at)], l.stateAt(at, false); got != want {
+					t.Errorf("at %s: verifier state %s, operator's %s", at.UTC().Format(time.RFC3339Nano), got, want)
 				}
 			}
 		})

@@ -3,9 +3,12 @@ package keys
 import (
 	"crypto"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // jwkUseSignature is the JWK "use" of every published key.
@@ -48,45 +51,28 @@ func MarshalJWKS(pubs []PublicKey) ([]byte, error) {
 	return out, nil
 }
 
-// ParseJWKS reads a JWKS written by MarshalJWKS, keeping its order. It rejects
-// sets a verifier could not use unambiguously: private key material, unsupported
-// key types, missing or duplicate kids, or an alg or use that contradicts the key.
+// ParseJWKS reads a JWKS written by MarshalJWKS, keeping its order. It applies
+// the verifiers' rules (license.ParseJWKS), so the operator reads back only
+// what every verifier accepts; errors are ErrCorrupt. A set without keys is
+// empty here rather than an error: it is what MarshalJWKS writes for none.
 func ParseJWKS(data []byte) ([]PublicKey, error) {
-	var set jose.JSONWebKeySet
-	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("parse JWKS: %w: %w", ErrCorrupt, err)
+	ks, err := license.ParseJWKS(data)
+	if errors.Is(err, license.ErrNoKeys) {
+		return []PublicKey{}, nil
 	}
-	pubs := make([]PublicKey, 0, len(set.Keys))
-	seen := make(map[string]bool, len(set.Keys))
-	for i, jwk := range set.Keys {
-		pub, err := publicKeyFromJWK(jwk)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	trusted := ks.Keys()
+	pubs := make([]PublicKey, 0, len(trusted))
+	for _, k := range trusted {
+		alg, err := algorithmOfPublicKey(k.Key)
 		if err != nil {
-			return nil, fmt.Errorf("parse JWKS: key %d: %w", i, err)
+			return nil, fmt.Errorf("parse JWKS: %q: %w", k.KeyID, err)
 		}
-		if err := checkPublicKey(pub, seen); err != nil {
-			return nil, fmt.Errorf("parse JWKS: key %d: %w", i, err)
-		}
-		pubs = append(pubs, pub)
+		pubs = append(pubs, PublicKey{ID: k.KeyID, Algorithm: alg, Key: k.Key})
 	}
 	return pubs, nil
-}
-
-func publicKeyFromJWK(jwk jose.JSONWebKey) (PublicKey, error) {
-	if !jwk.IsPublic() {
-		// Name the kid only: the key itself is exactly what must not be echoed.
-		return PublicKey{}, fmt.Errorf("%w: %q is not a public key; a JWKS must hold public keys only", ErrCorrupt, jwk.KeyID)
-	}
-	alg, err := algorithmOfPublicKey(jwk.Key)
-	if err != nil {
-		return PublicKey{}, fmt.Errorf("%q: %w", jwk.KeyID, err)
-	}
-	if jwk.Algorithm != "" && jwk.Algorithm != string(alg.JWSAlgorithm()) {
-		return PublicKey{}, fmt.Errorf("%w: %q is an %s key but says alg %q", ErrCorrupt, jwk.KeyID, alg, jwk.Algorithm)
-	}
-	if jwk.Use != "" && jwk.Use != jwkUseSignature {
-		return PublicKey{}, fmt.Errorf("%w: %q has use %q, want %q", ErrCorrupt, jwk.KeyID, jwk.Use, jwkUseSignature)
-	}
-	return PublicKey{ID: jwk.KeyID, Algorithm: alg, Key: jwk.Key}, nil
 }
 
 // checkPublicKey rejects a key without id, a key whose Algorithm is not its

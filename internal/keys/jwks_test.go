@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 func TestMarshalJWKSGolden(t *testing.T) {
@@ -131,9 +133,14 @@ func TestParseJWKS(t *testing.T) {
 		{"encryption key", `{"keys":[{"kid":"a","use":"enc",` + edX + `}]}`, ErrCorrupt},
 		{"private key", `{"keys":[{"kid":"a",` + edX + `,"d":"` + rfc8037D + `"}]}`, ErrCorrupt},
 		{"symmetric key", `{"keys":[{"kid":"a","kty":"oct","k":"c2VjcmV0"}]}`, ErrCorrupt},
-		{"RSA key", `{"keys":[{"kid":"a","kty":"RSA","e":"AQAB","n":"` + strings.Repeat("A", 171) + `w"}]}`, ErrUnsupportedKeyType},
+		{"RSA key", `{"keys":[{"kid":"a","kty":"RSA","e":"AQAB","n":"` + strings.Repeat("A", 171) + `w"}]}`, ErrCorrupt},
 		{"unknown kty", `{"keys":[{"kid":"a","kty":"XYZ"}]}`, ErrCorrupt},
 		{"point not on curve", `{"keys":[{"kid":"a","kty":"EC","crv":"P-256","x":"` + rfc7517X + `","y":"` + rfc7517X + `"}]}`, ErrCorrupt},
+		// The verifiers' rules (license.ParseJWKS), which this parse used to miss.
+		{"private member spelled D", `{"keys":[{"kid":"a",` + edX + `,"D":"` + rfc8037D + `"}]}`, ErrCorrupt},
+		{"key_ops without verify", `{"keys":[{"kid":"a","key_ops":["sign"],` + edX + `}]}`, ErrCorrupt},
+		{"use spelled USE", `{"keys":[{"kid":"a","USE":"enc",` + edX + `}]}`, ErrCorrupt},
+		{"keys spelled KEYS", `{"KEYS":[{"kid":"a",` + edX + `}],"keys":[{"kid":"a",` + ecXY + `}]}`, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -159,6 +166,29 @@ func TestParseJWKS(t *testing.T) {
 				t.Errorf("error quotes the private key: %s", err)
 			}
 		})
+	}
+}
+
+// Whatever MarshalJWKS writes, every verifier accepts, key for key.
+func TestMarshalJWKSPassesTheVerifier(t *testing.T) {
+	pubs := []PublicKey{PublicKeyOf(signingKeyFor(t, ECDSAP256)), PublicKeyOf(signingKeyFor(t, Ed25519))}
+	data, err := MarshalJWKS(pubs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := license.ParseJWKS(data)
+	if err != nil {
+		t.Fatalf("license.ParseJWKS(MarshalJWKS()) = %v", err)
+	}
+	got := ks.Keys()
+	if len(got) != len(pubs) {
+		t.Fatalf("license.ParseJWKS kept %d keys, want %d", len(got), len(pubs))
+	}
+	for i, k := range got {
+		assertSamePublicKey(t, PublicKey{ID: k.KeyID, Algorithm: pubs[i].Algorithm, Key: k.Key}, pubs[i])
+		if k.Algorithm != string(pubs[i].Algorithm.JWSAlgorithm()) {
+			t.Errorf("key %s pinned to %s, want %s", k.KeyID, k.Algorithm, pubs[i].Algorithm.JWSAlgorithm())
+		}
 	}
 }
 

@@ -20,12 +20,18 @@ import (
 const serialBytes = 16
 
 // Sign returns claims as a compact JWS signed by key, with the protected header
-// alg (EdDSA or ES256), kid = key.ID and typ = license.TokenType. The payload is
-// the encoding/json form of claims, so equal claims give equal payloads; with
-// Ed25519 (deterministic signatures) they give byte-identical tokens.
+// alg (EdDSA or ES256), kid = key.ID and typ = license.TokenType: the only
+// header license.Verify accepts. The payload is the encoding/json form of
+// claims, so equal claims give equal payloads; with Ed25519 (deterministic
+// signatures) they give byte-identical tokens. Claims with a date outside the
+// range of license.UnixTime are refused.
 func Sign(claims *license.Claims, key *keys.SigningKey) (string, error) {
 	if claims == nil {
 		return "", errors.New("sign token: no claims")
+	}
+	// Verifiers refuse such a token as MALFORMED; never issue one.
+	if err := claims.CheckDates(); err != nil {
+		return "", fmt.Errorf("sign token %s: %w", claims.ID, err)
 	}
 	signer, err := newSigner(key)
 	if err != nil {

@@ -231,3 +231,53 @@ func decodeClaims(t *testing.T, payload []byte) *license.Claims {
 func signingInput(token string) string {
 	return token[:strings.LastIndex(token, ".")]
 }
+
+// The operator never signs a token every verifier would refuse as MALFORMED.
+func TestSignRefusesDatesVerifiersRefuse(t *testing.T) {
+	key := generateKey(t, keys.Ed25519)
+	tests := []struct {
+		name string
+		edit func(c *license.Claims)
+	}{
+		{"exp after 9999", func(c *license.Claims) { c.Expiry = license.MaxUnixTime + 1 }},
+		{"nbf before 1970", func(c *license.Claims) { c.NotBefore = -1 }},
+		{"startsAt before 1970", func(c *license.Claims) { c.Licenses[0].StartsAt = -86400 }},
+		{"graceUntil in milliseconds", func(c *license.Claims) { c.Licenses[0].GraceUntil = testNow.UnixMilli() }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := fullClaims()
+			tt.edit(c)
+			if token, err := Sign(c, key); err == nil || !strings.Contains(err.Error(), "1970 to 9999") {
+				t.Errorf("Sign() = %.20q, %v; want an error naming the date range", token, err)
+			}
+		})
+	}
+}
+
+// Sign writes exactly the byte form license.Verify accepts, for both algorithms.
+func TestSignedTokensVerify(t *testing.T) {
+	for _, alg := range []keys.Algorithm{keys.Ed25519, keys.ECDSAP256} {
+		key := generateKey(t, alg)
+		jwks, err := keys.MarshalJWKS([]keys.PublicKey{keys.PublicKeyOf(key)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		trusted, err := license.ParseJWKS(jwks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := fullClaims()
+		signed, err := Sign(c, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := license.Verify(signed, trusted, testNow)
+		if err != nil {
+			t.Fatalf("%s: license.Verify(Sign()) = %v", alg, err)
+		}
+		if !reflect.DeepEqual(got, c) {
+			t.Errorf("%s: verified claims\n%+v\nwant\n%+v", alg, got, c)
+		}
+	}
+}

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-
-	jose "github.com/go-jose/go-jose/v4"
 )
 
 // Bundle identification, as in every offline bundle file.
@@ -38,7 +36,7 @@ func ParseBundle(data []byte) (*Bundle, error) {
 		return nil, newError(CodeMalformed, err, "license bundle is not valid JSON; export it again with kubectl license export")
 	}
 	if b.APIVersion != BundleAPIVersion || b.Kind != BundleKind {
-		return nil, newError(CodeMalformed, nil, fmt.Sprintf("file has apiVersion %q and kind %q, want %q and %q; this is not a license bundle", b.APIVersion, b.Kind, BundleAPIVersion, BundleKind))
+		return nil, newError(CodeMalformed, nil, fmt.Sprintf("file has apiVersion %s and kind %s, want %q and %q; this is not a license bundle", QuoteUntrusted(b.APIVersion), QuoteUntrusted(b.Kind), BundleAPIVersion, BundleKind))
 	}
 	if err := checkBundleParts(b.Token, b.JWKS); err != nil {
 		return nil, err
@@ -89,7 +87,7 @@ func (b *Bundle) BundledKeys() (*KeySet, error) {
 }
 
 func checkBundleParts(token string, jwks []byte) error {
-	if _, err := jose.ParseSignedCompact(token, acceptedAlgorithms); err != nil {
+	if _, _, err := parseCompact(token); err != nil {
 		return newError(CodeMalformed, err, "license bundle token is not a compact JWS signed with EdDSA or ES256; export the bundle again")
 	}
 	if _, err := ParseJWKS(jwks); err != nil {

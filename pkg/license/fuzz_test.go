@@ -25,6 +25,10 @@ func FuzzVerify(f *testing.F) {
 		good[:len(good)/2],
 		unsignedToken(`{"alg":"none","typ":"license+jwt","kid":"k-ed"}`, `{}`),
 		unsignedToken(`{"alg":"EdDSA","typ":"license+jwt","kid":"k-ed","crit":["b64"],"b64":false}`, `{}`) + "AAAA",
+		signRaw(ed, `{"alg":"EdDSA","kid":"k-ed","typ":"license+jwt","KID":"k-ec"}`, `{"aud":"acme-db"}`),
+		signRaw(ed, `{"alg":"EdDSA","kid":"k-ed","typ":"license+jwt"}`, `{"aud":"acme-db","nbf":9223372036854775807}`),
+		good[:40] + "\r\n" + good[40:],
+		good[:len(good)-1] + "B",
 		"", ".", "..", "a.b.c", "{}",
 	} {
 		f.Add(seed)

@@ -169,3 +169,31 @@ func sampleClaims() Claims {
 		Quotas:   map[string]int64{"nodes": 20},
 	}
 }
+
+// signRaw signs the exact header and payload bytes with an Ed25519 key, for
+// headers go-jose would not write (duplicate or case-variant members).
+func signRaw(k signingKey, header, payload string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	input := enc([]byte(header)) + "." + enc([]byte(payload))
+	return input + "." + enc(ed25519.Sign(k.priv.(ed25519.PrivateKey), []byte(input)))
+}
+
+// withTrailingBits sets the unused low bits of seg's last character, which
+// Go's lenient decoder ignores: same bytes, another spelling. ok is false when
+// seg has no unused bits (its length is a multiple of 4).
+func withTrailingBits(seg string) (string, bool) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	if len(seg)%4 == 0 {
+		return seg, false
+	}
+	last := strings.IndexByte(alphabet, seg[len(seg)-1])
+	return seg[:len(seg)-1] + string(alphabet[last|1]), true
+}
+
+// editSegment applies edit to segment i (0 header, 1 payload, 2 signature).
+func editSegment(t *testing.T, token string, i int, edit func(string) string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	parts[i] = edit(parts[i])
+	return strings.Join(parts, ".")
+}

@@ -2,6 +2,7 @@ package license
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -112,5 +113,107 @@ func TestLoadJWKSFile(t *testing.T) {
 	}
 	if _, err := LoadJWKSFile(filepath.Join(dir, "missing.json")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("LoadJWKSFile(missing) error = %v, want not-exist", err)
+	}
+}
+
+func TestParseJWKSDoesNotEchoLongInput(t *testing.T) {
+	ed := newEd25519Key(t, "k-ed")
+	huge := strings.Repeat("A", 100<<10)
+	jwksTests := []struct {
+		name string
+		jwks string
+	}{
+		{"100 KiB kid in a bad key", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"` + huge + `","use":"enc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`},
+		{"100 KiB use", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","use":"` + huge + `","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`},
+		{"100 KiB alg", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","alg":"` + huge + `","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`},
+		{"100 KiB curve", `{"keys":[{"kty":"EC","crv":"` + huge + `","kid":"k","x":"AA","y":"AA"}]}`},
+		{"duplicate 100 KiB kid", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"` + huge + `","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},{"kty":"OKP","crv":"Ed25519","kid":"` + huge + `","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`},
+	}
+	for _, tt := range jwksTests {
+		t.Run("JWKS "+tt.name, func(t *testing.T) {
+			_, err := ParseJWKS([]byte(tt.jwks))
+			if err == nil {
+				t.Fatal("ParseJWKS() accepted the set")
+			}
+			if n := len(err.Error()); n > maxMessage {
+				t.Errorf("ParseJWKS() error is %d bytes, want at most %d: %.300s...", n, maxMessage, err)
+			}
+			// A bundle carrying the set reports it as MALFORMED, as briefly.
+			_, err = MarshalBundle(sign(t, ed, sampleClaims(), signOptions{}), []byte(tt.jwks))
+			if n := len(err.Error()); CodeOf(err) != CodeMalformed || n > maxMessage {
+				t.Errorf("MarshalBundle() error is %s and %d bytes", CodeOf(err), n)
+			}
+		})
+	}
+
+}
+
+func TestParseJWKSRefusesDisguisedKeys(t *testing.T) {
+	const (
+		edX = `"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"`
+		edD = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A" // RFC 8037 A.1, the private half of edX
+	)
+	tests := []struct {
+		name    string
+		jwks    string
+		wantErr string // "" means accepted
+	}{
+		{"control: public key", `{"keys":[{"kid":"k",` + edX + `}]}`, ""},
+		{"key_ops verify", `{"keys":[{"kid":"k","key_ops":["verify"],` + edX + `}]}`, ""},
+
+		{"private member spelled D", `{"keys":[{"kid":"k",` + edX + `,"D":"` + edD + `"}]}`, "private"},
+		{"private member spelled Dp", `{"keys":[{"kid":"k",` + edX + `,"Dp":"` + edD + `"}]}`, "private"},
+		{"secret member spelled K", `{"keys":[{"kid":"k",` + edX + `,"K":"c2VjcmV0"}]}`, "private"},
+		{"AKP private seed spelled PRIV", `{"keys":[{"kid":"k",` + edX + `,"PRIV":"` + edD + `"}]}`, "private"},
+		{"key_ops without verify", `{"keys":[{"kid":"k","key_ops":["encrypt"],` + edX + `}]}`, `"key_ops"`},
+		{"key_ops empty", `{"keys":[{"kid":"k","key_ops":[],` + edX + `}]}`, `"key_ops"`},
+		{"key_ops repeated", `{"keys":[{"kid":"k","key_ops":["verify","verify"],` + edX + `}]}`, `"key_ops"`},
+		{"key_ops not an array", `{"keys":[{"kid":"k","key_ops":"verify",` + edX + `}]}`, `"key_ops"`},
+		{"use spelled USE hides enc", `{"keys":[{"kid":"k","USE":"enc",` + edX + `}]}`, `"USE"`},
+		{"alg spelled Alg hides a contradiction", `{"keys":[{"kid":"k","Alg":"ES256",` + edX + `}]}`, `"Alg"`},
+		{"kid repeated", `{"keys":[{"kid":"k","kid":"other",` + edX + `}]}`, "duplicate"},
+		{"keys spelled KEYS", `{"KEYS":[{"kid":"k",` + edX + `}]}`, "no keys"},
+		{"keys repeated", `{"keys":[],"keys":[{"kid":"k",` + edX + `}]}`, "duplicate"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseJWKS([]byte(tt.jwks))
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("ParseJWKS() error = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("ParseJWKS() error = %v, want it to mention %q", err, tt.wantErr)
+			}
+			if strings.Contains(err.Error(), edD) {
+				t.Errorf("ParseJWKS() error quotes the private key: %v", err)
+			}
+		})
+	}
+}
+
+func TestKeysInJWKSOrder(t *testing.T) {
+	b, a := newEd25519Key(t, "k-b"), newP256Key(t, "k-a")
+	ks := keySetOf(t, b, a)
+	got := ks.Keys()
+	if len(got) != 2 || got[0].KeyID != "k-b" || got[0].Algorithm != "EdDSA" || got[1].KeyID != "k-a" || got[1].Algorithm != "ES256" {
+		t.Fatalf("Keys() = %+v, want k-b (EdDSA) then k-a (ES256)", got)
+	}
+	if !b.public().(ed25519.PublicKey).Equal(got[0].Key) || !a.public().(*ecdsa.PublicKey).Equal(got[1].Key) {
+		t.Error("Keys() returned other key material than the JWKS holds")
+	}
+	got[0].KeyID = "changed"
+	if ks.Keys()[0].KeyID != "k-b" {
+		t.Error("Keys() is not a copy")
+	}
+	if (*KeySet)(nil).Keys() != nil {
+		t.Error("nil KeySet Keys() is not nil")
+	}
+	for _, empty := range []string{`{}`, `{"keys":[]}`, `{"keys":null}`} {
+		if _, err := ParseJWKS([]byte(empty)); !errors.Is(err, ErrNoKeys) {
+			t.Errorf("ParseJWKS(%s) error = %v, want ErrNoKeys", empty, err)
+		}
 	}
 }

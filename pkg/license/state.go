@@ -5,15 +5,25 @@ import (
 	"time"
 )
 
-// GrantState is the state of license g at the moment at, from its own window:
-// SUSPENDED if g or the licensee is suspended, else NOT_YET_VALID before
-// StartsAt, VALID in [StartsAt, ValidUntil) (forever when ValidUntil is 0),
-// IN_GRACE_PERIOD in [ValidUntil, GraceUntil), and EXPIRED from then on.
+// GrantState is the state of license g at the moment at: SUSPENDED when the
+// licensee is suspended, else g.StateAt(at).
 func (c *Claims) GrantState(g Grant, at time.Time) Code {
+	if c.Licensee.Suspended {
+		return CodeSuspended
+	}
+	return g.StateAt(at)
+}
+
+// StateAt is the state of g at the moment at, from its own window and flag:
+// SUSPENDED if g is suspended, else NOT_YET_VALID before StartsAt, VALID in
+// [StartsAt, ValidUntil) (forever when ValidUntil is 0), IN_GRACE_PERIOD in
+// [ValidUntil, GraceUntil), and EXPIRED from then on. This is the one rule for
+// the state of a license window: the operator asks it too, for status.
+func (g Grant) StateAt(at time.Time) Code {
 	// Unix() floors, so comparing whole seconds is exact for instants in between.
 	now := at.Unix()
 	switch {
-	case g.Suspended || c.Licensee.Suspended:
+	case g.Suspended:
 		return CodeSuspended
 	case now < g.StartsAt:
 		return CodeNotYetValid
@@ -58,12 +68,58 @@ func (c *Claims) State(at time.Time) Code {
 // Entitled reports whether any license that entitles at the moment at (VALID or
 // IN_GRACE_PERIOD) grants feature.
 func (c *Claims) Entitled(feature string, at time.Time) bool {
+	return c.FeatureState(feature, at).Entitling()
+}
+
+// FeatureState is the answer to "may the holder use feature at the moment at",
+// as the agent and the license API report it: the best state, VALID or
+// IN_GRACE_PERIOD, of the licenses granting feature when one of them entitles;
+// otherwise State(at) when that does not entitle (nothing is entitled: EXPIRED,
+// SUSPENDED, NOT_YET_VALID); otherwise FEATURE_NOT_ENTITLED.
+func (c *Claims) FeatureState(feature string, at time.Time) Code {
+	best := CodeFeatureNotEntitled
 	for _, g := range c.Licenses {
-		if slices.Contains(g.Features, feature) && c.GrantState(g, at).Entitling() {
-			return true
+		if slices.Contains(g.Features, feature) {
+			if best = c.better(best, g, at); best == CodeValid {
+				return best
+			}
 		}
 	}
-	return false
+	return c.denied(best, at)
+}
+
+// QuotaState is FeatureState for quota name: the licenses declaring it decide.
+func (c *Claims) QuotaState(name string, at time.Time) Code {
+	best := CodeFeatureNotEntitled
+	for _, g := range c.Licenses {
+		if _, declared := g.Quotas[name]; declared {
+			if best = c.better(best, g, at); best == CodeValid {
+				return best
+			}
+		}
+	}
+	return c.denied(best, at)
+}
+
+// better is g's state at the moment at when that entitles, else best; callers
+// stop at VALID, so an entitling state is never worse than best.
+func (c *Claims) better(best Code, g Grant, at time.Time) Code {
+	if s := c.GrantState(g, at); s.Entitling() && best != CodeValid {
+		return s
+	}
+	return best
+}
+
+// denied is best when it entitles; else why not: the licensee's own state when
+// nothing is entitled at all, FEATURE_NOT_ENTITLED when only this is not.
+func (c *Claims) denied(best Code, at time.Time) Code {
+	if best.Entitling() {
+		return best
+	}
+	if s := c.State(at); !s.Entitling() {
+		return s
+	}
+	return CodeFeatureNotEntitled
 }
 
 // Quota is the sum of quota name over the licenses that entitle at the moment
@@ -123,4 +179,19 @@ func (c *Claims) ExpiresAt() time.Time {
 		last = max(last, g.ValidUntil, g.GraceUntil)
 	}
 	return time.Unix(last, 0).UTC()
+}
+
+// LifetimeState is the verdict on the token's own lifetime at the moment at,
+// with clock skew leeway (negative counts as zero), exactly as Verify decides
+// it: NOT_YET_VALID before nbf - leeway, EXPIRED after exp + leeway, else
+// VALID. It says nothing about the licenses inside the token.
+func (c *Claims) LifetimeState(at time.Time, leeway time.Duration) Code {
+	leeway = max(leeway, 0)
+	switch {
+	case c.NotBefore != 0 && at.Before(time.Unix(c.NotBefore, 0).Add(-leeway)):
+		return CodeNotYetValid
+	case c.Expiry != 0 && at.After(time.Unix(c.Expiry, 0).Add(leeway)):
+		return CodeExpired
+	}
+	return CodeValid
 }

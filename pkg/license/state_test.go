@@ -176,3 +176,113 @@ func TestExpiresAt(t *testing.T) {
 		})
 	}
 }
+
+func TestGrantStateAtIgnoresOnlyTheLicensee(t *testing.T) {
+	g := Grant{StartsAt: start, ValidUntil: until, GraceUntil: grace}
+	for _, sec := range []int64{start - 1, start, until - 1, until, grace - 1, grace} {
+		for _, suspended := range []bool{false, true} {
+			g.Suspended = suspended
+			want := (&Claims{}).GrantState(g, at(sec))
+			if got := g.StateAt(at(sec)); got != want {
+				t.Errorf("Grant{Suspended: %v}.StateAt(%d) = %s, GrantState = %s", suspended, sec, got, want)
+			}
+			if got := (&Claims{Licensee: LicenseeInfo{Suspended: true}}).GrantState(g, at(sec)); got != CodeSuspended {
+				t.Errorf("GrantState with a suspended licensee = %s", got)
+			}
+		}
+	}
+}
+
+func TestFeatureState(t *testing.T) {
+	c := &Claims{Licenses: []Grant{
+		{Name: "base", StartsAt: start, ValidUntil: until, GraceUntil: grace, Features: []string{"backup"}, Quotas: map[string]int64{"nodes": 10}},
+		{Name: "addon", StartsAt: start, ValidUntil: grace, Features: []string{"backup", "audit"}},
+		{Name: "future", StartsAt: grace, Features: []string{"ai"}, Quotas: map[string]int64{"gpus": 1}},
+		{Name: "off", StartsAt: 0, Suspended: true, Features: []string{"frozen"}},
+	}}
+	tests := []struct {
+		name    string
+		claims  *Claims
+		feature string
+		at      time.Time
+		want    Code
+	}{
+		{"granted by a valid license", c, "backup", at(start), CodeValid},
+		{"valid beats grace", c, "backup", at(until), CodeValid},
+		{"only in grace", c, "audit", at(grace - 1), CodeValid},
+		{"granted only by a license not started, others valid", c, "ai", at(start), CodeFeatureNotEntitled},
+		{"granted only by a suspended license", c, "frozen", at(start), CodeFeatureNotEntitled},
+		{"granted by nothing", c, "teleport", at(start), CodeFeatureNotEntitled},
+		{"nothing entitles yet: the licensee's state", c, "backup", at(start - 1), CodeNotYetValid},
+		{"no licenses", &Claims{}, "backup", at(start), CodeExpired},
+		{"licensee suspended", &Claims{Licensee: LicenseeInfo{Suspended: true}, Licenses: c.Licenses}, "backup", at(start), CodeSuspended},
+		{"grace only", &Claims{Licenses: c.Licenses[:1]}, "backup", at(until), CodeInGracePeriod},
+		{"expired", &Claims{Licenses: c.Licenses[:1]}, "backup", at(grace), CodeExpired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.claims.FeatureState(tt.feature, tt.at); got != tt.want {
+				t.Errorf("FeatureState(%q) = %s, want %s", tt.feature, got, tt.want)
+			}
+			if got := tt.claims.Index().FeatureState(tt.feature, tt.at); got != tt.want {
+				t.Errorf("Index().FeatureState(%q) = %s, want %s", tt.feature, got, tt.want)
+			}
+		})
+	}
+}
+
+// The index, the scans and the sums agree on every name at every bound.
+func TestIndexAgreesWithClaims(t *testing.T) {
+	c := &Claims{Licenses: []Grant{
+		{StartsAt: start, ValidUntil: until, GraceUntil: grace, Features: []string{"a", "b", "a"}, Quotas: map[string]int64{"n": 1, "z": 0}},
+		{StartsAt: until, ValidUntil: grace, Features: []string{"b", "c"}, Quotas: map[string]int64{"n": 2}},
+		{StartsAt: grace, Features: []string{"d"}, Quotas: map[string]int64{"m": 3}},
+		{StartsAt: 0, Suspended: true, Features: []string{"a", "e"}, Quotas: map[string]int64{"e": 4}},
+	}}
+	for _, licenseeSuspended := range []bool{false, true} {
+		c.Licensee.Suspended = licenseeSuspended
+		x := c.Index()
+		for _, sec := range []int64{0, start - 1, start, until - 1, until, grace - 1, grace, grace + 1} {
+			for _, name := range []string{"a", "b", "c", "d", "e", "n", "z", "m", "none"} {
+				fs, xfs := c.FeatureState(name, at(sec)), x.FeatureState(name, at(sec))
+				if fs != xfs || c.Entitled(name, at(sec)) != fs.Entitling() || slices.Contains(c.FeaturesAt(at(sec)), name) != fs.Entitling() {
+					t.Errorf("at %d, feature %q: FeatureState %s, Index %s, Entitled %v, FeaturesAt %q", sec, name, fs, xfs, c.Entitled(name, at(sec)), c.FeaturesAt(at(sec)))
+				}
+				qs, xqs := c.QuotaState(name, at(sec)), x.QuotaState(name, at(sec))
+				_, ok := c.Quota(name, at(sec))
+				if _, inMap := c.QuotasAt(at(sec))[name]; qs != xqs || ok != qs.Entitling() || inMap != ok {
+					t.Errorf("at %d, quota %q: QuotaState %s, Index %s, Quota ok %v, in QuotasAt %v", sec, name, qs, xqs, ok, inMap)
+				}
+			}
+		}
+	}
+	if x := c.Index(); x.Claims() != c {
+		t.Error("Index().Claims() is not the indexed claims")
+	}
+}
+
+func TestLifetimeState(t *testing.T) {
+	c := &Claims{NotBefore: start, Expiry: until}
+	tests := []struct {
+		at     time.Time
+		leeway time.Duration
+		want   Code
+	}{
+		{at(start).Add(-time.Nanosecond), 0, CodeNotYetValid},
+		{at(start), 0, CodeValid},
+		{at(start - 60), time.Minute, CodeValid},
+		{at(start - 61), time.Minute, CodeNotYetValid},
+		{at(until), 0, CodeValid},
+		{at(until).Add(time.Nanosecond), 0, CodeExpired},
+		{at(until + 60), time.Minute, CodeValid},
+		{at(until + 1), -time.Hour, CodeExpired},
+	}
+	for _, tt := range tests {
+		if got := c.LifetimeState(tt.at, tt.leeway); got != tt.want {
+			t.Errorf("LifetimeState(%s, %s) = %s, want %s", tt.at.UTC().Format(time.RFC3339Nano), tt.leeway, got, tt.want)
+		}
+	}
+	if got := (&Claims{}).LifetimeState(at(0), 0); got != CodeValid {
+		t.Errorf("LifetimeState without nbf and exp = %s, want VALID", got)
+	}
+}
