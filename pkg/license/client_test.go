@@ -245,7 +245,9 @@ func (f *fakeAPI) acquire(w http.ResponseWriter, r *http.Request) {
 			next = min(next, l.ExpiresAt.Sub(now))
 		}
 		a := f.answer(r, http.StatusConflict, f.problem(r, CodeNoSeatsAvailable, "every seat is taken"), true)
-		a.header.Set("Retry-After", fmt.Sprint(int(math.Ceil(next.Seconds()))))
+		if len(f.leases) > 0 { // else no lease will lapse
+			a.header.Set("Retry-After", fmt.Sprint(int(math.Ceil(next.Seconds()))))
+		}
 		f.write(w, r, a)
 		return
 	}
