@@ -194,7 +194,10 @@ func NewClient(baseURL, token string, keys *KeySet, opts ...ClientOption) (*Clie
 		hc := *o.http // a copy, so the caller's client keeps its redirect policy
 		c.http = &hc
 	} else {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: true}
+		if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = dt.Clone() // its timeouts and pool sizes
+		}
 		tr.TLSClientConfig = &tls.Config{RootCAs: o.roots, MinVersion: tls.VersionTLS12}
 		c.http = &http.Client{Transport: tr, Timeout: defaultRequestTimeout}
 	}

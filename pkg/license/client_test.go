@@ -929,3 +929,22 @@ func TestAPIErrorCode(t *testing.T) {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }
+
+// An application that wrapped http.DefaultTransport (for tracing, say) still
+// gets a client, with a transport of its own.
+func TestNewClientWithAWrappedDefaultTransport(t *testing.T) {
+	saved := http.DefaultTransport
+	t.Cleanup(func() { http.DefaultTransport = saved })
+	http.DefaultTransport = roundTripFunc(saved.RoundTrip)
+
+	f := newFakeAPI(t, newEd25519Key(t, "k-ed"))
+	if _, c := f.serveTLS(t); c == nil {
+		t.Fatal("no client")
+	} else if _, err := c.Validate(t.Context(), ValidateRequest{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
