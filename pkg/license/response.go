@@ -104,10 +104,3 @@ func checkFreshness(body []byte, nonce string, now time.Time, maxSkew time.Durat
 	return nil
 }
 
-// truncate shortens untrusted text quoted in an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
-}
