@@ -161,7 +161,7 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 
 	meta := entitlement.ClaimsMeta{
 		Namespace: l.Namespace, Product: p.Name, ProductDisplayName: p.Spec.DisplayName,
-		Licensee: l.Name, LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
+		Licensee: l.Name, LicenseeUID: string(l.UID), LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
 	}
 	desired := issuance.Desired{
 		Claims:         entitlement.BuildClaims(meta, s.result, s.now, ""),

@@ -141,7 +141,7 @@ var _ = Describe("Licensee controller", func() {
 		Expect(c.ID).To(Equal(l.Status.Serial))
 		Expect(c.IssuedAt).To(Equal(l.Status.IssuedAt.Unix()))
 		Expect(c.NotBefore).To(Equal(c.IssuedAt))
-		Expect(c.Licensee).To(Equal(license.LicenseeInfo{Name: "globex", DisplayName: "Globex Corp.", ExternalID: "crm-00042"}))
+		Expect(c.Licensee).To(Equal(license.LicenseeInfo{Name: "globex", UID: string(l.UID), DisplayName: "Globex Corp.", ExternalID: "crm-00042"}))
 		Expect(c.Product).To(Equal(license.ProductInfo{Name: "acme-db", DisplayName: "Acme DB"}))
 		Expect(c.Licenses).To(HaveLen(1))
 		g := c.Licenses[0]

@@ -16,6 +16,7 @@ type ClaimsMeta struct {
 	Product             string
 	ProductDisplayName  string
 	Licensee            string
+	LicenseeUID         string
 	LicenseeDisplayName string
 	ExternalID          string
 }
@@ -33,6 +34,7 @@ func BuildClaims(meta ClaimsMeta, r Result, issuedAt time.Time, serial string) l
 		NotBefore: iat.Unix(),
 		Licensee: license.LicenseeInfo{
 			Name:        meta.Licensee,
+			UID:         meta.LicenseeUID,
 			DisplayName: meta.LicenseeDisplayName,
 			ExternalID:  meta.ExternalID,
 			Suspended:   r.LicenseeSuspended,

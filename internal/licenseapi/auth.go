@@ -96,9 +96,11 @@ func (s *Server) findLicensee(ctx context.Context, c *caller) error {
 		return err
 	case l.Spec.ProductRef.Name != c.product:
 		c.revoked = fmt.Sprintf("Licensee %s/%s now holds licenses of Product %s, not %s", c.namespace, l.Name, l.Spec.ProductRef.Name, c.product)
-	case c.claims.IssuedAt < l.CreationTimestamp.Unix():
-		// Tokens are signed after their Licensee exists, so an older one was
-		// issued to a Licensee of the same name that was deleted.
+	case c.claims.Licensee.UID != "" && c.claims.Licensee.UID != string(l.UID),
+		c.claims.Licensee.UID == "" && c.claims.IssuedAt < l.CreationTimestamp.Unix():
+		// Tokens name their Licensee's uid; older ones (without it) were
+		// signed after their Licensee existed, so one signed before the
+		// present Licensee was created belongs to a deleted namesake.
 		c.revoked = fmt.Sprintf("the token was issued to an earlier Licensee %s/%s, deleted and created again since", c.namespace, l.Name)
 	default:
 		c.licensee = l

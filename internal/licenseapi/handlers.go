@@ -490,4 +490,3 @@ func (s *Server) releaseSeat(x *exchange) error {
 	})
 	return nil
 }
-

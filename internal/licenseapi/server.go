@@ -217,4 +217,3 @@ func (c *signerCache) SignDetached(body []byte, key *keys.SigningKey) (string, e
 	}
 	return signer.SignDetached(body)
 }
-

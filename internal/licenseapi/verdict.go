@@ -65,7 +65,7 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 	e := &evaluation{licensee: l, result: r, usage: map[string]usage{}}
 	e.claims = entitlement.BuildClaims(entitlement.ClaimsMeta{
 		Namespace: l.Namespace, Product: c.product, ProductDisplayName: c.productObj.Spec.DisplayName,
-		Licensee: l.Name, LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
+		Licensee: l.Name, LicenseeUID: string(l.UID), LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
 	}, r, now, "")
 	counts, err := s.store.usage(ctx, l, now)
 	if err != nil {

@@ -29,7 +29,11 @@ type Claims struct {
 
 // LicenseeInfo identifies who holds the license.
 type LicenseeInfo struct {
-	Name        string `json:"name"`
+	Name string `json:"name"`
+	// UID is the Licensee object's uid: a token of a Licensee deleted and
+	// created again under the same name is told apart by it (the license API
+	// answers REVOKED).
+	UID         string `json:"uid,omitempty"`
 	DisplayName string `json:"displayName,omitempty"`
 	ExternalID  string `json:"externalID,omitempty"`
 	Suspended   bool   `json:"suspended"`

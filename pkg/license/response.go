@@ -103,4 +103,3 @@ func checkFreshness(body []byte, nonce string, now time.Time, maxSkew time.Durat
 	}
 	return nil
 }
-
