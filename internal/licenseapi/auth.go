@@ -47,9 +47,13 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*caller, er
 	if len(raw) > maxTokenBytes {
 		return nil, unauthorized(license.CodeMalformed, fmt.Sprintf("the bearer token is over %d bytes; send the content of license.jwt", maxTokenBytes))
 	}
-	namespace, product, err := issuerOf(raw)
-	if err != nil {
-		return nil, err
+	hit, cached := s.verified.get(raw)
+	namespace, product := hit.namespace, hit.product
+	if !cached {
+		var err error
+		if namespace, product, err = issuerOf(raw); err != nil {
+			return nil, err
+		}
 	}
 	p := &licensingv1alpha1.Product{}
 	if err := s.reader.Get(ctx, client.ObjectKey{Namespace: namespace, Name: product}, p); err != nil {
@@ -63,21 +67,79 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*caller, er
 		return nil, err
 	}
 	c := &caller{ctx: ctx, namespace: namespace, product: product, productObj: p}
-	c.claims, err = license.Verify(raw, keySet, s.now(),
-		license.WithIssuer(license.IssuerPrefix+namespace+"/"+product), license.WithAudience(product))
-	switch code := license.CodeOf(err); {
-	case err == nil:
-	case c.claims != nil && (code == license.CodeExpired || code == license.CodeNotYetValid):
-		c.tokenCode = code // signature verified: the caller learns its live state
-	case code != "":
-		return nil, unauthorized(code, errorMessage(err))
-	default:
+	if cached && hit.keys == keySet {
+		// The same bytes verified against this same key set: only the token's
+		// own lifetime can have changed since.
+		c.claims = hit.claims
+		if code := c.claims.LifetimeState(s.now(), license.DefaultLeeway); code != license.CodeValid {
+			c.tokenCode = code
+		}
+	} else if err := s.verify(raw, keySet, c); err != nil {
 		return nil, err
 	}
 	if err := s.findLicensee(ctx, c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// verify checks raw with pkg/license and remembers a token that verified.
+func (s *Server) verify(raw string, keySet *license.KeySet, c *caller) error {
+	var err error
+	c.claims, err = license.Verify(raw, keySet, s.now(),
+		license.WithIssuer(license.IssuerPrefix+c.namespace+"/"+c.product), license.WithAudience(c.product))
+	switch code := license.CodeOf(err); {
+	case err == nil:
+	case c.claims != nil && (code == license.CodeExpired || code == license.CodeNotYetValid):
+		c.tokenCode = code // signature verified: the caller learns its live state
+	case code != "":
+		return unauthorized(code, errorMessage(err))
+	default:
+		return err
+	}
+	s.verified.put(raw, verifiedToken{namespace: c.namespace, product: c.product, keys: keySet, claims: c.claims})
+	return nil
+}
+
+// verifiedTokens remembers tokens that verified, by their exact bytes, so a
+// caller presenting the same token again (an application validating every
+// minute, a seat heartbeat) costs no signature check while the key set it was
+// checked against is unchanged.
+type verifiedTokens struct {
+	mu     sync.Mutex
+	tokens map[string]verifiedToken
+}
+
+type verifiedToken struct {
+	namespace, product string
+	keys               *license.KeySet
+	claims             *license.Claims
+}
+
+// Bounds of the verified-token cache: past maxVerified entries it starts again
+// empty; tokens longer than maxVerifiedBytes are not kept.
+const (
+	maxVerified      = 8192
+	maxVerifiedBytes = 8 << 10
+)
+
+func (v *verifiedTokens) get(raw string) (verifiedToken, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	t, ok := v.tokens[raw]
+	return t, ok
+}
+
+func (v *verifiedTokens) put(raw string, t verifiedToken) {
+	if len(raw) > maxVerifiedBytes {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.tokens == nil || len(v.tokens) >= maxVerified {
+		v.tokens = map[string]verifiedToken{}
+	}
+	v.tokens[raw] = t
 }
 
 // maxTokenBytes bounds the bearer token; license tokens are a few KiB.

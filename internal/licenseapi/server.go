@@ -67,15 +67,16 @@ const (
 // Server is the license API. It is a manager Runnable that does not need leader
 // election: every replica serves, from state in the API server.
 type Server struct {
-	opts    Options
-	reader  client.Reader
-	store   *store
-	keys    SigningKeys
-	clock   clock.PassiveClock
-	log     logr.Logger
-	jwks    jwksCache
-	signers signerCache
-	handler http.Handler
+	opts     Options
+	reader   client.Reader
+	store    *store
+	keys     SigningKeys
+	clock    clock.PassiveClock
+	log      logr.Logger
+	jwks     jwksCache
+	verified verifiedTokens
+	signers  signerCache
+	handler  http.Handler
 
 	perLicensee, perAddress, failedAuth *keyedLimiter
 

@@ -64,7 +64,8 @@ func (st *store) activations(ctx context.Context, r client.Reader, l *licensingv
 	list := &licensingv1alpha1.ActivationList{}
 	opts := []client.ListOption{client.InNamespace(l.Namespace)}
 	if r == st.cache {
-		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name})
+		// Read-only: nothing listed from the cache is changed without a DeepCopy.
+		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name}, client.UnsafeDisableDeepCopy)
 	} else {
 		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
 	}
@@ -78,7 +79,8 @@ func (st *store) leases(ctx context.Context, r client.Reader, l *licensingv1alph
 	list := &licensingv1alpha1.SeatLeaseList{}
 	opts := []client.ListOption{client.InNamespace(l.Namespace)}
 	if r == st.cache {
-		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name})
+		// Read-only: nothing listed from the cache is changed without a DeepCopy.
+		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name}, client.UnsafeDisableDeepCopy)
 	} else {
 		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
 	}
@@ -146,7 +148,7 @@ func (st *store) activate(ctx context.Context, l *licensingv1alpha1.Licensee, li
 				continue
 			}
 			if a.Spec.Fingerprint == req.Fingerprint {
-				return a, false, nil
+				return a.DeepCopy(), false, nil
 			}
 			taken[a.Name] = true
 		}
@@ -202,7 +204,7 @@ func (st *store) deactivate(ctx context.Context, l *licensingv1alpha1.Licensee, 
 			if a.Spec.License != lic || a.Spec.Fingerprint != fingerprint {
 				continue
 			}
-			err := st.write.Delete(ctx, a, client.Preconditions{UID: &a.UID})
+			err := st.write.Delete(ctx, a.DeepCopy(), client.Preconditions{UID: &a.UID})
 			if err == nil {
 				return a, nil
 			}
