@@ -51,9 +51,11 @@ var _ = Describe("Licensee of a bring-your-own-key Product", func() {
 
 		By("reading the unchanged key Secret from no API server on each reconcile")
 		reads := requests.Gets("secrets")
+		ran := reconciles("licensee", l)()
 		for range 3 {
 			poke(l)
 		}
+		Eventually(reconciles("licensee", l)).Should(BeNumerically(">", ran), "the pokes must reach the controller")
 		Consistently(func() int { return requests.Gets("secrets") }, "2s").Should(Equal(reads))
 
 		By("re-signing with the new key as soon as it replaces the old one in the Secret")

@@ -64,7 +64,9 @@ var _ = Describe("Product controller", func() {
 
 		By("not generating again on later reconciles")
 		rv := s.ResourceVersion
+		ran := reconciles("product", p)()
 		poke(p)
+		Eventually(reconciles("product", p)).Should(BeNumerically(">", ran), "the poke must reach the controller")
 		Consistently(func() string { return get(secret(ns, "acme-db-signing-key")).ResourceVersion }, "2s").Should(Equal(rv))
 	})
 
