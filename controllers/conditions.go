@@ -1,16 +1,25 @@
 package controllers
 
 import (
-	"context"
-	"errors"
+	"fmt"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 )
+
+// A problem stops a reconcile short of Ready: something a person must fix, or
+// something to wait for. Phases record it in a typed field of their scope; the
+// set*Condition functions report its reason and message. Control flow looks at
+// which field holds a problem, never at its reason.
+type problem struct {
+	reason  string // a licensingv1alpha1.Reason* constant
+	message string
+}
+
+func newProblem(reason, format string, args ...any) *problem {
+	return &problem{reason: reason, message: fmt.Sprintf(format, args...)}
+}
 
 // setCondition records one condition; meta.SetStatusCondition keeps the last
 // transition time when only the message changes, so status stays stable.
@@ -28,13 +37,9 @@ func setCondition(conditions *[]metav1.Condition, generation int64, conditionTyp
 	})
 }
 
-// timePtr converts to the API's time, nil-safe.
-func timePtr(t *time.Time) *metav1.Time {
-	if t == nil {
-		return nil
-	}
-	v := metav1.NewTime(*t)
-	return &v
+// setProblemCondition records conditionType with status, explained by p.
+func setProblemCondition(conditions *[]metav1.Condition, generation int64, conditionType string, status bool, p *problem) {
+	setCondition(conditions, generation, conditionType, status, p.reason, p.message)
 }
 
 func removeCondition(conditions *[]metav1.Condition, conditionType string) {
@@ -45,19 +50,11 @@ func conditionTrue(conditions []metav1.Condition, conditionType string) bool {
 	return meta.IsStatusConditionTrue(conditions, conditionType)
 }
 
-// errNotYetCached: an object we created is not in the cache yet; retry shortly
-// instead of mistaking our own object for somebody else's.
-var errNotYetCached = errors.New("object created by the operator is not in the cache yet")
-
-// createdByUs tells, with a live read, whether the object that made Create fail
-// with AlreadyExists carries our label: then it is ours and only the cache lags.
-func createdByUs(ctx context.Context, reader client.Reader, obj client.Object, labelKey, labelValue string) (bool, error) {
-	live := obj.DeepCopyObject().(client.Object)
-	if err := reader.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
-		return false, client.IgnoreNotFound(err)
+// timePtr converts to the API's time, nil-safe.
+func timePtr(t *time.Time) *metav1.Time {
+	if t == nil {
+		return nil
 	}
-	return live.GetLabels()[licensingv1alpha1.LabelManaged] == "true" && live.GetLabels()[labelKey] == labelValue, nil
+	v := metav1.NewTime(*t)
+	return &v
 }
-
-// notYetCachedRetry is how soon to look again when the cache lags our own write.
-const notYetCachedRetry = 200 * time.Millisecond

@@ -62,12 +62,11 @@ type licenseeScope struct {
 	keyID    string                     // reconcileSecret
 	reissued string                     // reconcileSecret: why a token was signed and written, empty if adopted
 
-	notReadyReason, notReadyMessage string
-	stalled                         bool
-}
-
-func (s *licenseeScope) notReady(reason string, stalled bool, format string, args ...any) {
-	s.notReadyReason, s.notReadyMessage, s.stalled = reason, fmt.Sprintf(format, args...), stalled
+	// stalled: issuing stopped until a person acts (reconcileReferences: the
+	// Product is missing; reconcileReferences or reconcileSecret: the Secret name is taken).
+	stalled *problem
+	// waiting: issuing waits for the Product's signing key (reconcileSecret).
+	waiting *problem
 }
 
 // +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensees,verbs=get;list;watch

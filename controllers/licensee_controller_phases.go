@@ -23,14 +23,6 @@ import (
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-// Reasons for Licensee readiness.
-const (
-	ReasonIssued                = "Issued"
-	ReasonProductKeyUnavailable = "ProductKeyUnavailable"
-	ReasonInvalidLicense        = "InvalidLicense"
-	ReasonRevoked               = "Revoked"
-)
-
 // reconcileReferences reads what the Licensee refers to: its Product, the template
 // of each license, and the license Secret. A license whose template is missing,
 // belongs to another Product or does not fit the Product becomes Invalid; the
@@ -40,7 +32,7 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 	product := &licensingv1alpha1.Product{}
 	if err := r.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: l.Spec.ProductRef.Name}, product); err != nil {
 		if apierrors.IsNotFound(err) {
-			s.notReady(ReasonProductNotFound, true, "Product %s does not exist in namespace %s; create it or fix spec.productRef", l.Spec.ProductRef.Name, l.Namespace)
+			s.stalled = newProblem(licensingv1alpha1.ReasonProductNotFound, "Product %s does not exist in namespace %s; create it or fix spec.productRef", l.Spec.ProductRef.Name, l.Namespace)
 			return nil
 		}
 		return fmt.Errorf("get Product %s: %w", l.Spec.ProductRef.Name, err)
@@ -53,7 +45,7 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 	case err != nil:
 		return fmt.Errorf("get license Secret %s: %w", l.LicenseSecretName(), err)
 	case secret.Annotations[licensingv1alpha1.AnnotationLicensee] != l.Name || secret.Type != licensingv1alpha1.SecretTypeLicense:
-		s.notReady(ReasonSecretConflict, true, "Secret %s is managed for Licensee %q, not this one; give this Licensee another spec.secret.name", secret.Name, secret.Annotations[licensingv1alpha1.AnnotationLicensee])
+		s.stalled = newProblem(licensingv1alpha1.ReasonSecretConflict, "Secret %s is managed for Licensee %q, not this one; give this Licensee another spec.secret.name", secret.Name, secret.Annotations[licensingv1alpha1.AnnotationLicensee])
 		return nil
 	}
 	s.secret = secret
@@ -95,8 +87,8 @@ func licenseProblem(spec licensingv1alpha1.LicenseSpec, t *licensingv1alpha1.Lic
 		return fmt.Sprintf("LicenseTemplate %s is for Product %s, not %s; use a template of %s", t.Name, t.Spec.ProductRef.Name, product.Name, product.Name)
 	}
 	p := &product.Spec
-	if _, msg := templateFitsProduct(&t.Spec, p); msg != "" {
-		return "LicenseTemplate " + t.Name + ": " + msg
+	if prob := templateFitsProduct(&t.Spec, p); prob != nil {
+		return "LicenseTemplate " + t.Name + ": " + prob.message
 	}
 	if spec.Features != nil {
 		if unknown := unknownFeatures(spec.Features.Add, p); len(unknown) > 0 {
@@ -143,13 +135,13 @@ func (r *LicenseeReconciler) reconcileEntitlements(s *licenseeScope) {
 // new token and writes the Secret before status (see internal/issuance).
 func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeScope) error {
 	l, p := s.licensee, s.product
-	if s.notReadyReason == ReasonSecretConflict {
+	if s.stalled != nil {
 		return nil
 	}
 	key, err := r.keys.current(ctx, p)
 	if err != nil {
 		if errors.Is(err, errKeyUnavailable) {
-			s.notReady(ReasonProductKeyUnavailable, false, "%v; existing license Secrets are left as they are", err)
+			s.waiting = newProblem(licensingv1alpha1.ReasonProductKeyUnavailable, "%v; existing license Secrets are left as they are", err)
 			return nil
 		}
 		return err
@@ -302,7 +294,7 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 				if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelLicensee, l.Name); lerr != nil || ours {
 					return false, errors.Join(errNotYetCached, lerr)
 				}
-				s.notReady(ReasonSecretConflict, true, "a Secret %s that the operator does not manage already exists; it is never overwritten: delete or rename it, or set spec.secret.name", secret.Name)
+				s.stalled = newProblem(licensingv1alpha1.ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; it is never overwritten: delete or rename it, or set spec.secret.name", secret.Name)
 				return false, nil
 			}
 			return false, fmt.Errorf("create license Secret %s: %w", secret.Name, err)

@@ -14,12 +14,12 @@ import (
 // summarizeLicenseeStatus writes what the phases found into status and returns
 // when the controller must act again on its own. Ready summarizes references,
 // key and Secret; Licensed comes from the pure evaluation; Stalled (kstatus:
-// Failed) says a person must act. observedGeneration moves only after a run
+// Failed) says a person must act, Reconciling (kstatus: InProgress) that the
+// Licensee waits for its Product. observedGeneration moves only after a run
 // without errors.
 func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error) *time.Time {
 	l := s.licensee
 	st := &l.Status
-	gen := l.Generation
 	st.SecretName = l.LicenseSecretName()
 
 	var next *time.Time
@@ -32,7 +32,6 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 				st.Trials = append(st.Trials, t)
 			}
 		}
-		setCondition(&st.Conditions, gen, licensingv1alpha1.ConditionLicensed, res.Licensed, res.LicensedReason, res.LicensedMessage)
 		// Only what reached the Secret: a revocation held up by the Product's key
 		// or a Secret conflict leaves the token status reported as it was.
 		if s.written {
@@ -44,47 +43,84 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 			}
 			st.LastHandledRenewAt = l.Annotations[licensingv1alpha1.AnnotationRenew]
 		}
-		if s.notReadyReason != ReasonProductKeyUnavailable && s.notReadyReason != ReasonSecretConflict {
+		// Nothing to schedule while issuing is held up: what unblocks it wakes the Licensee.
+		if s.stalled == nil && s.waiting == nil {
 			next = res.NextTransition(s.issuedAt)
 		}
 	}
 	st.NextCheckAt = timePtr(next)
 
-	reason, message, stalled := s.notReadyReason, s.notReadyMessage, s.stalled
-	switch {
-	case reason != "":
-	case err != nil:
-		reason, message = ReasonReconcileError, err.Error()
-	case len(s.problems) > 0:
-		reason, message, stalled = ReasonInvalidLicense, strings.Join(s.problems, "; "), true
-	case s.result.Revoke:
-		reason, message = ReasonRevoked, "nothing entitles any more and onExpiry is Revoke: the token was removed from Secret "+st.SecretName
-	default:
-		reason, message = ReasonIssued, "token "+st.Serial+" signed by key "+st.KeyID+" is in Secret "+st.SecretName
-	}
-	ready := reason == ReasonIssued || reason == ReasonRevoked
-	setCondition(&st.Conditions, gen, licensingv1alpha1.ConditionReady, ready, reason, message)
-	stalledReason, stalledMessage := reason, message
-	if !stalled && len(s.problems) > 0 {
-		// An invalid license needs a person even while something else (the
-		// Product's key) holds up issuing.
-		stalled, stalledReason, stalledMessage = true, ReasonInvalidLicense, strings.Join(s.problems, "; ")
-	}
-	if stalled {
-		setCondition(&st.Conditions, gen, conditionStalled, true, stalledReason, stalledMessage)
-	} else {
-		removeCondition(&st.Conditions, conditionStalled)
-	}
-	// Waiting on the Product is progress, not failure: kstatus reads Reconciling as InProgress.
-	if reason == ReasonProductKeyUnavailable {
-		setCondition(&st.Conditions, gen, conditionReconciling, true, reason, message)
-	} else {
-		removeCondition(&st.Conditions, conditionReconciling)
-	}
+	setLicensedCondition(s)
+	setLicenseeReadyCondition(s, err)
+	setLicenseeStalledCondition(s)
+	setLicenseeReconcilingCondition(s)
 	if err == nil {
-		st.ObservedGeneration = gen
+		st.ObservedGeneration = l.Generation
 	}
 	return next
+}
+
+// setLicensedCondition reports the evaluation of the licenses; without the
+// Product there is none, and the condition keeps what it said.
+func setLicensedCondition(s *licenseeScope) {
+	if s.product == nil {
+		return
+	}
+	l, res := s.licensee, s.result
+	setCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionLicensed, res.Licensed, res.LicensedReason, res.LicensedMessage)
+}
+
+// setLicenseeReadyCondition: True when the Secret holds what the licenses call
+// for (a token, or the notice of its revocation); otherwise False with what
+// holds issuing up, the error of the failed run, or the invalid licenses.
+// Call it after status names the token in the Secret.
+func setLicenseeReadyCondition(s *licenseeScope, err error) {
+	l := s.licensee
+	st := &l.Status
+	conds := &st.Conditions
+	switch {
+	case s.stalled != nil:
+		setProblemCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, false, s.stalled)
+	case s.waiting != nil:
+		setProblemCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, false, s.waiting)
+	case err != nil:
+		setCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, false, licensingv1alpha1.ReasonReconcileError, err.Error())
+	case len(s.problems) > 0:
+		setCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, false, licensingv1alpha1.ReasonInvalidLicense, strings.Join(s.problems, "; "))
+	case s.result.Revoke:
+		setCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, true, licensingv1alpha1.ReasonRevoked,
+			"nothing entitles any more and onExpiry is Revoke: the token was removed from Secret "+st.SecretName)
+	default:
+		setCondition(conds, l.Generation, licensingv1alpha1.ConditionReady, true, licensingv1alpha1.ReasonIssued,
+			"token "+st.Serial+" signed by key "+st.KeyID+" is in Secret "+st.SecretName)
+	}
+}
+
+// setLicenseeStalledCondition: True while a person must act, on what holds
+// issuing up or else on the invalid licenses (which need a person even while
+// the Product's key holds issuing up, or a run fails).
+func setLicenseeStalledCondition(s *licenseeScope) {
+	l := s.licensee
+	conds := &l.Status.Conditions
+	switch {
+	case s.stalled != nil:
+		setProblemCondition(conds, l.Generation, licensingv1alpha1.ConditionStalled, true, s.stalled)
+	case len(s.problems) > 0:
+		setCondition(conds, l.Generation, licensingv1alpha1.ConditionStalled, true, licensingv1alpha1.ReasonInvalidLicense, strings.Join(s.problems, "; "))
+	default:
+		removeCondition(conds, licensingv1alpha1.ConditionStalled)
+	}
+}
+
+// setLicenseeReconcilingCondition: waiting for the Product's key is progress,
+// not failure; kstatus reads Reconciling=True as InProgress.
+func setLicenseeReconcilingCondition(s *licenseeScope) {
+	l := s.licensee
+	if s.waiting != nil {
+		setProblemCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionReconciling, true, s.waiting)
+		return
+	}
+	removeCondition(&l.Status.Conditions, licensingv1alpha1.ConditionReconciling)
 }
 
 func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {
@@ -105,13 +141,13 @@ func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {
 	return out
 }
 
-// licenseEventReasons name the event for a license entering a state.
-var licenseEventReasons = map[licensingv1alpha1.LicenseState]string{
-	licensingv1alpha1.LicenseStateValid:         "Started",
-	licensingv1alpha1.LicenseStateInGracePeriod: "EnteredGracePeriod",
-	licensingv1alpha1.LicenseStateExpired:       "Expired",
-	licensingv1alpha1.LicenseStateSuspended:     "Suspended",
-	licensingv1alpha1.LicenseStateInvalid:       "Invalid",
+// licenseEvents name the event for a license entering a state.
+var licenseEvents = map[licensingv1alpha1.LicenseState]string{
+	licensingv1alpha1.LicenseStateValid:         eventStarted,
+	licensingv1alpha1.LicenseStateInGracePeriod: eventEnteredGracePeriod,
+	licensingv1alpha1.LicenseStateExpired:       eventExpired,
+	licensingv1alpha1.LicenseStateSuspended:     eventSuspended,
+	licensingv1alpha1.LicenseStateInvalid:       eventInvalid,
 }
 
 // recordStateEvents emits events for issuance, renewal and each license's state change.
@@ -119,11 +155,11 @@ func (r *LicenseeReconciler) recordStateEvents(before, after *licensingv1alpha1.
 	if s.reissued != "" {
 		switch {
 		case s.result.Revoke:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, "Revoked", "Revoke", "token removed from Secret %s: %s", after.Status.SecretName, s.result.LicensedMessage)
+			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, eventRevoked, "Revoke", "token removed from Secret %s: %s", after.Status.SecretName, s.result.LicensedMessage)
 		case before.Status.Serial == "":
-			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Issued", "Issue", "issued token %s into Secret %s", after.Status.Serial, after.Status.SecretName)
+			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, eventIssued, "Issue", "issued token %s into Secret %s", after.Status.Serial, after.Status.SecretName)
 		default:
-			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, "Renewed", "Issue", "re-issued token %s (%s), replacing %s", after.Status.Serial, s.reissued, before.Status.Serial)
+			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, eventRenewed, "Issue", "re-issued token %s (%s), replacing %s", after.Status.Serial, s.reissued, before.Status.Serial)
 		}
 	}
 	previous := map[string]licensingv1alpha1.LicenseState{}
@@ -135,11 +171,11 @@ func (r *LicenseeReconciler) recordStateEvents(before, after *licensingv1alpha1.
 		if old == ls.State || (!known && ls.State == licensingv1alpha1.LicenseStateValid) {
 			continue
 		}
-		reason := licenseEventReasons[ls.State]
+		reason, ok := licenseEvents[ls.State]
 		if old == licensingv1alpha1.LicenseStateSuspended && ls.State != licensingv1alpha1.LicenseStateExpired {
-			reason = "Resumed"
+			reason, ok = eventResumed, true
 		}
-		if reason == "" {
+		if !ok {
 			continue
 		}
 		eventType := corev1.EventTypeNormal

@@ -20,13 +20,6 @@ import (
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 )
 
-// Reasons for LicenseTemplate (and Licensee) readiness.
-const (
-	ReasonProductNotFound = "ProductNotFound"
-	ReasonUnknownFeature  = "UnknownFeature"
-	ReasonUnknownQuota    = "UnknownQuota"
-)
-
 // indexProductRef indexes LicenseTemplates and Licensees by spec.productRef.name.
 const indexProductRef = "spec.productRef.name"
 
@@ -47,26 +40,17 @@ func (r *LicenseTemplateReconciler) Reconcile(ctx context.Context, req reconcile
 	original := t.DeepCopy()
 
 	product := &licensingv1alpha1.Product{}
-	err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Spec.ProductRef.Name}, product)
-	var reason, message string
-	switch {
+	var prob *problem
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Spec.ProductRef.Name}, product); {
 	case apierrors.IsNotFound(err):
-		reason, message = ReasonProductNotFound, fmt.Sprintf("Product %s does not exist in namespace %s; create it or fix spec.productRef", t.Spec.ProductRef.Name, t.Namespace)
+		prob = newProblem(licensingv1alpha1.ReasonProductNotFound, "Product %s does not exist in namespace %s; create it or fix spec.productRef", t.Spec.ProductRef.Name, t.Namespace)
 	case err != nil:
 		return reconcile.Result{}, fmt.Errorf("get Product %s: %w", t.Spec.ProductRef.Name, err)
 	default:
-		reason, message = templateFitsProduct(&t.Spec, &product.Spec)
+		prob = templateFitsProduct(&t.Spec, &product.Spec)
 	}
-	ready := reason == ""
-	if ready {
-		reason, message = ReasonReconciled, "the template fits Product "+product.Name
-	}
-	setCondition(&t.Status.Conditions, t.Generation, licensingv1alpha1.ConditionReady, ready, reason, message)
-	if ready {
-		removeCondition(&t.Status.Conditions, conditionStalled)
-	} else {
-		setCondition(&t.Status.Conditions, t.Generation, conditionStalled, true, reason, message)
-	}
+	setTemplateReadyCondition(t, prob)
+	setTemplateStalledCondition(t, prob)
 	t.Status.ObservedGeneration = t.Generation
 	if !equality.Semantic.DeepEqual(original.Status, t.Status) {
 		if err := r.Status().Patch(ctx, t, client.MergeFrom(original)); err != nil {
@@ -76,16 +60,35 @@ func (r *LicenseTemplateReconciler) Reconcile(ctx context.Context, req reconcile
 	return reconcile.Result{}, nil
 }
 
-// templateFitsProduct returns the first problem of the template against the
-// Product's catalogue, or empty strings when it fits.
-func templateFitsProduct(t *licensingv1alpha1.LicenseTemplateSpec, p *licensingv1alpha1.ProductSpec) (reason, message string) {
+// templateFitsProduct is the first problem of the template against the
+// Product's catalogue, or nil when it fits.
+func templateFitsProduct(t *licensingv1alpha1.LicenseTemplateSpec, p *licensingv1alpha1.ProductSpec) *problem {
 	if unknown := unknownFeatures(t.Features, p); len(unknown) > 0 {
-		return ReasonUnknownFeature, fmt.Sprintf("spec.features names %s, not declared in Product spec.features; declare it there or remove it", quoteList(unknown))
+		return newProblem(licensingv1alpha1.ReasonUnknownFeature, "spec.features names %s, not declared in Product spec.features; declare it there or remove it", quoteList(unknown))
 	}
 	if unknown := unknownQuotas(t.Quotas, p); len(unknown) > 0 {
-		return ReasonUnknownQuota, fmt.Sprintf("spec.quotas names %s, not declared in Product spec.quotas; declare it there or remove it", quoteList(unknown))
+		return newProblem(licensingv1alpha1.ReasonUnknownQuota, "spec.quotas names %s, not declared in Product spec.quotas; declare it there or remove it", quoteList(unknown))
 	}
-	return "", ""
+	return nil
+}
+
+// setTemplateReadyCondition: True when the template fits its Product, else
+// False with the problem.
+func setTemplateReadyCondition(t *licensingv1alpha1.LicenseTemplate, prob *problem) {
+	if prob != nil {
+		setProblemCondition(&t.Status.Conditions, t.Generation, licensingv1alpha1.ConditionReady, false, prob)
+		return
+	}
+	setCondition(&t.Status.Conditions, t.Generation, licensingv1alpha1.ConditionReady, true, licensingv1alpha1.ReasonReconciled, "the template fits Product "+t.Spec.ProductRef.Name)
+}
+
+// setTemplateStalledCondition: every problem of a template needs a person.
+func setTemplateStalledCondition(t *licensingv1alpha1.LicenseTemplate, prob *problem) {
+	if prob != nil {
+		setProblemCondition(&t.Status.Conditions, t.Generation, licensingv1alpha1.ConditionStalled, true, prob)
+		return
+	}
+	removeCondition(&t.Status.Conditions, licensingv1alpha1.ConditionStalled)
 }
 
 func unknownFeatures(names []licensingv1alpha1.FeatureName, p *licensingv1alpha1.ProductSpec) []string {

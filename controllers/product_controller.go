@@ -48,8 +48,10 @@ type productScope struct {
 	key *keys.SigningKey
 	// published are the public keys to publish, newest first (set by reconcileKeyHistory).
 	published []keys.PublicKey
-	// stalled is set when a person must act; the reason and message go to the conditions.
-	stalledReason, stalledMessage string
+	// keyProblem: no usable signing key until a person acts (reconcileSigningKey).
+	keyProblem *problem
+	// publishProblem: the public keys cannot be published until a person acts (reconcileJWKS).
+	publishProblem *problem
 	// next is when the controller must act again on its own.
 	next *time.Time
 }

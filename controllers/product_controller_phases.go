@@ -19,25 +19,9 @@ import (
 	"github.com/kubelicense/kubelicense/internal/keys"
 )
 
-// Reasons for Product conditions.
 const (
-	ReasonKeyReady              = "KeyReady"
-	ReasonReconciled            = "Reconciled"
-	ReasonSigningKeyMissing     = "SigningKeyMissing"
-	ReasonSigningKeyCorrupt     = "SigningKeyCorrupt"
-	ReasonUnsupportedKeyType    = "UnsupportedKeyType"
-	ReasonKeyAlgorithmMismatch  = "KeyAlgorithmMismatch"
-	ReasonSecretNotFound        = "SecretNotFound"
-	ReasonSecretConflict        = "SecretConflict"
-	ReasonConfigMapConflict     = "ConfigMapConflict"
-	ReasonReconcileError        = "ReconcileError"
-	eventReasonKeyGenerated     = "KeyGenerated"
-	eventReasonKeyRotated       = "KeyRotated"
-	eventReasonKeyRemoved       = "RetiredKeyRemoved"
 	externalKeyDataKeys         = "tls.key, key.pem"
 	defaultSigningAlgorithm     = licensingv1alpha1.SigningAlgorithmEd25519
-	conditionStalled            = "Stalled"
-	conditionReconciling        = "Reconciling"
 	keyUnavailableIssuingPaused = "issuing for this Product is paused"
 )
 
@@ -48,11 +32,10 @@ func wantedAlgorithm(p *licensingv1alpha1.Product) licensingv1alpha1.SigningAlgo
 	return p.Spec.Signing.Algorithm
 }
 
-// stall records that a person must act; no key is usable.
-func (s *productScope) stall(reason, format string, args ...any) {
+// stallKey records that no key is usable until a person acts.
+func (s *productScope) stallKey(reason, format string, args ...any) {
 	s.key = nil
-	s.stalledReason = reason
-	s.stalledMessage = fmt.Sprintf(format, args...)
+	s.keyProblem = newProblem(reason, format, args...)
 }
 
 // reconcileSigningKey finds the key that signs new tokens: the operator's own
@@ -78,9 +61,9 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 	switch {
 	case apierrors.IsNotFound(err):
 		if p.Status.SigningKeyID != "" && !rotateRequested {
-			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonSigningKeyMissing, "Reconcile",
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventSigningKeyMissing, "Reconcile",
 				"signing key Secret %s holding key %s is gone", name, p.Status.SigningKeyID)
-			s.stall(ReasonSigningKeyMissing, "the Secret %s holding signing key %s is gone; %s. Restore the Secret from a backup, or request a new key with annotation %s=<new value> (tokens signed by the lost key keep verifying until they lapse)",
+			s.stallKey(licensingv1alpha1.ReasonSigningKeyMissing, "the Secret %s holding signing key %s is gone; %s. Restore the Secret from a backup, or request a new key with annotation %s=<new value> (tokens signed by the lost key keep verifying until they lapse)",
 				name, p.Status.SigningKeyID, keyUnavailableIssuingPaused, licensingv1alpha1.AnnotationRotateKey)
 			return nil
 		}
@@ -90,7 +73,7 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 	}
 
 	if secret.Type != licensingv1alpha1.SecretTypeSigningKey || secret.Labels[licensingv1alpha1.LabelProduct] != p.Name {
-		s.stall(ReasonSecretConflict, "the Secret %s exists but was not created for Product %s (type %q); rename or delete it, or use spec.signing.secretRef to bring your own key", name, p.Name, secret.Type)
+		s.stallKey(licensingv1alpha1.ReasonSecretConflict, "the Secret %s exists but was not created for Product %s (type %q); rename or delete it, or use spec.signing.secretRef to bring your own key", name, p.Name, secret.Type)
 		return nil
 	}
 	if err := r.adoptSecret(ctx, p, secret); err != nil {
@@ -101,8 +84,8 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 		if rotateRequested {
 			return r.replaceManagedKey(ctx, s, secret, nil, keypolicy.ReasonRotateRequested, annotation)
 		}
-		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, ReasonSigningKeyCorrupt, "Reconcile", "signing key Secret %s is corrupt", name)
-		s.stall(ReasonSigningKeyCorrupt, "the Secret %s does not hold a usable signing key (%v); %s. Restore the Secret from a backup, or request a new key with annotation %s=<new value>",
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventSigningKeyCorrupt, "Reconcile", "signing key Secret %s is corrupt", name)
+		s.stallKey(licensingv1alpha1.ReasonSigningKeyCorrupt, "the Secret %s does not hold a usable signing key (%v); %s. Restore the Secret from a backup, or request a new key with annotation %s=<new value>",
 			name, err, keyUnavailableIssuingPaused, licensingv1alpha1.AnnotationRotateKey)
 		return nil
 	}
@@ -180,7 +163,7 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 			if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
 				return errors.Join(errNotYetCached, lerr)
 			}
-			s.stall(ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; rename or delete it, or use spec.signing.secretRef to bring your own key", secret.Name)
+			s.stallKey(licensingv1alpha1.ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; rename or delete it, or use spec.signing.secretRef to bring your own key", secret.Name)
 			return nil
 		}
 		return fmt.Errorf("create signing key Secret %s: %w", secret.Name, err)
@@ -190,9 +173,9 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	r.adoptKey(s, key, nil)
 	p.Status.LastHandledRotateKey = annotation
 	if previous == "" {
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyGenerated, "GenerateKey", "generated %s signing key %s", key.Algorithm, key.ID)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyGenerated, "GenerateKey", "generated %s signing key %s", key.Algorithm, key.ID)
 	} else {
-		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRotated, "RotateKey", "signing key %s was lost; generated %s signing key %s on request", previous, key.Algorithm, key.ID)
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyRotated, "RotateKey", "signing key %s was lost; generated %s signing key %s on request", previous, key.Algorithm, key.ID)
 	}
 	scheduleRotation(s)
 	return nil
@@ -219,7 +202,7 @@ func (r *ProductReconciler) replaceManagedKey(ctx context.Context, s *productSco
 	s.key = key
 	r.adoptKey(s, key, retired)
 	p.Status.LastHandledRotateKey = annotation
-	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRotated, "RotateKey", "rotated signing key (%s): %s replaces %s", reason, key.ID, p.Status.SigningKeyID)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyRotated, "RotateKey", "rotated signing key (%s): %s replaces %s", reason, key.ID, p.Status.SigningKeyID)
 	scheduleRotation(s)
 	return nil
 }
@@ -266,7 +249,7 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 	secret := &corev1.Secret{}
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: ref}, secret); err != nil {
 		if apierrors.IsNotFound(err) {
-			s.stall(ReasonSecretNotFound, "spec.signing.secretRef names Secret %s, which does not exist in namespace %s; create it with a PEM private key under one of: %s", ref, p.Namespace, externalKeyDataKeys)
+			s.stallKey(licensingv1alpha1.ReasonSecretNotFound, "spec.signing.secretRef names Secret %s, which does not exist in namespace %s; create it with a PEM private key under one of: %s", ref, p.Namespace, externalKeyDataKeys)
 			return nil
 		}
 		return fmt.Errorf("get signing key Secret %s (spec.signing.secretRef): %w", ref, err)
@@ -274,14 +257,14 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 	signer, alg, err := keys.ParsePrivateKeyPEM(externalKeyPEM(secret))
 	switch {
 	case errors.Is(err, keys.ErrUnsupportedKeyType):
-		s.stall(ReasonUnsupportedKeyType, "Secret %s (spec.signing.secretRef): %v", ref, err)
+		s.stallKey(licensingv1alpha1.ReasonUnsupportedKeyType, "Secret %s (spec.signing.secretRef): %v", ref, err)
 		return nil
 	case err != nil:
-		s.stall(ReasonSigningKeyCorrupt, "Secret %s (spec.signing.secretRef) has no usable PEM private key under %s: %v", ref, externalKeyDataKeys, err)
+		s.stallKey(licensingv1alpha1.ReasonSigningKeyCorrupt, "Secret %s (spec.signing.secretRef) has no usable PEM private key under %s: %v", ref, externalKeyDataKeys, err)
 		return nil
 	}
 	if want := wantedAlgorithm(p); string(alg) != string(want) {
-		s.stall(ReasonKeyAlgorithmMismatch, "Secret %s holds a %s key but spec.signing.algorithm is %s; set the algorithm to %s or put a %s key in the Secret", ref, alg, want, alg, want)
+		s.stallKey(licensingv1alpha1.ReasonKeyAlgorithmMismatch, "Secret %s holds a %s key but spec.signing.algorithm is %s; set the algorithm to %s or put a %s key in the Secret", ref, alg, want, alg, want)
 		return nil
 	}
 	createdAt := s.now
@@ -342,7 +325,7 @@ func (r *ProductReconciler) reconcileKeyHistory(ctx context.Context, s *productS
 			continue
 		}
 		if !s.now.Before(removeAt) {
-			r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventReasonKeyRemoved, "RemoveKey", "retired key %s left the JWKS: every token it signed has lapsed", v.KeyID)
+			r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventRetiredKeyRemoved, "RemoveKey", "retired key %s left the JWKS: every token it signed has lapsed", v.KeyID)
 			continue
 		}
 		at := metav1.NewTime(removeAt)
@@ -425,7 +408,7 @@ func (r *ProductReconciler) reconcileJWKS(ctx context.Context, s *productScope) 
 		if ours, lerr := createdByUs(ctx, r.APIReader, cm, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
 			return errors.Join(errNotYetCached, lerr)
 		}
-		s.stall(ReasonConfigMapConflict, "a ConfigMap %s that the operator does not manage already exists; rename or delete it so the public keys can be published", name)
+		s.publishProblem = newProblem(licensingv1alpha1.ReasonConfigMapConflict, "a ConfigMap %s that the operator does not manage already exists; rename or delete it so the public keys can be published", name)
 		return nil
 	}
 	if err != nil {

@@ -32,13 +32,6 @@ const (
 	AnnotationRotateKey = "licensing.kubelicense.io/rotate-key"
 	// AnnotationRenew requests re-issuance of a Licensee's token when its value changes.
 	AnnotationRenew = "licensing.kubelicense.io/renew"
-
-	// ConditionReady: the object is fully reconciled.
-	ConditionReady = "Ready"
-	// ConditionKeyAvailable (Product): a usable signing key exists.
-	ConditionKeyAvailable = "KeyAvailable"
-	// ConditionLicensed (Licensee): at least one license entitles the licensee now.
-	ConditionLicensed = "Licensed"
 )
 
 // LocalObjectReference names an object in the same namespace.

@@ -13,14 +13,14 @@ import (
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-// Reasons of the Licensed condition.
+// Reasons of the Licensed condition, declared with the API.
 const (
-	ReasonValid         = "Valid"
-	ReasonInGracePeriod = "InGracePeriod"
-	ReasonNotYetValid   = "NotYetValid"
-	ReasonSuspended     = "Suspended"
-	ReasonExpired       = "Expired"
-	ReasonNoLicenses    = "NoLicenses"
+	ReasonValid         = v1alpha1.ReasonValid
+	ReasonInGracePeriod = v1alpha1.ReasonInGracePeriod
+	ReasonNotYetValid   = v1alpha1.ReasonNotYetValid
+	ReasonSuspended     = v1alpha1.ReasonSuspended
+	ReasonExpired       = v1alpha1.ReasonExpired
+	ReasonNoLicenses    = v1alpha1.ReasonNoLicenses
 )
 
 // LicenseInput is one license of the licensee with what it refers to.

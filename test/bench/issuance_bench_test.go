@@ -201,7 +201,7 @@ func run(b *testing.B, cfg *rest.Config, c client.WithWatch, n int, name string,
 
 func isIssued(l *licensingv1alpha1.Licensee) bool {
 	c := meta.FindStatusCondition(l.Status.Conditions, licensingv1alpha1.ConditionReady)
-	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == controllers.ReasonIssued && l.Status.Serial != ""
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == licensingv1alpha1.ReasonIssued && l.Status.Serial != ""
 }
 
 // baselineReconciler does nothing but the writes kubelicense makes for a new

@@ -1,0 +1,72 @@
+package v1alpha1
+
+// Condition types and reasons of the three kinds. They are API: kstatus, the
+// Argo CD health script, kubectl-license and people's alerts read them. The
+// controllers only report them; they never decide anything by comparing them.
+
+// Condition types.
+const (
+	// ConditionReady (every kind): the object is fully reconciled.
+	ConditionReady = "Ready"
+	// ConditionKeyAvailable (Product): a usable signing key exists.
+	ConditionKeyAvailable = "KeyAvailable"
+	// ConditionLicensed (Licensee): at least one license entitles the licensee now.
+	ConditionLicensed = "Licensed"
+	// ConditionStalled (every kind, kstatus' abnormal-true condition): a person
+	// must act before the object can become Ready; kstatus reads it as Failed.
+	ConditionStalled = "Stalled"
+	// ConditionReconciling (Licensee, kstatus' abnormal-true condition): the
+	// object waits for something the operator is doing; kstatus reads InProgress.
+	ConditionReconciling = "Reconciling"
+)
+
+// Reasons shared by the kinds.
+const (
+	// ReasonReconciled: Ready=True of a Product or LicenseTemplate.
+	ReasonReconciled = "Reconciled"
+	// ReasonReconcileError: Ready=False while a reconcile fails, for instance an
+	// API request that is forbidden or times out; the message is the error. The
+	// controller retries with backoff.
+	ReasonReconcileError = "ReconcileError"
+	// ReasonProductNotFound: spec.productRef names no Product (LicenseTemplate, Licensee).
+	ReasonProductNotFound = "ProductNotFound"
+	// ReasonSecretConflict: a Secret the operator must write is taken by one it
+	// does not manage (Product key Secret, Licensee license Secret).
+	ReasonSecretConflict = "SecretConflict"
+)
+
+// Reasons of Product conditions (Ready, KeyAvailable, Stalled).
+const (
+	ReasonKeyReady             = "KeyReady"
+	ReasonSigningKeyMissing    = "SigningKeyMissing"
+	ReasonSigningKeyCorrupt    = "SigningKeyCorrupt"
+	ReasonUnsupportedKeyType   = "UnsupportedKeyType"
+	ReasonKeyAlgorithmMismatch = "KeyAlgorithmMismatch"
+	ReasonSecretNotFound       = "SecretNotFound"
+	ReasonConfigMapConflict    = "ConfigMapConflict"
+)
+
+// Reasons of LicenseTemplate conditions (Ready, Stalled).
+const (
+	ReasonUnknownFeature = "UnknownFeature"
+	ReasonUnknownQuota   = "UnknownQuota"
+)
+
+// Reasons of Licensee Ready, Stalled and Reconciling.
+const (
+	ReasonIssued                = "Issued"
+	ReasonRevoked               = "Revoked"
+	ReasonProductKeyUnavailable = "ProductKeyUnavailable"
+	ReasonInvalidLicense        = "InvalidLicense"
+)
+
+// Reasons of the Licensee Licensed condition: the best state of any license, in
+// this order.
+const (
+	ReasonValid         = "Valid"
+	ReasonInGracePeriod = "InGracePeriod"
+	ReasonNotYetValid   = "NotYetValid"
+	ReasonSuspended     = "Suspended"
+	ReasonExpired       = "Expired"
+	ReasonNoLicenses    = "NoLicenses"
+)
