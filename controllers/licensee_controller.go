@@ -43,7 +43,7 @@ type LicenseeReconciler struct {
 	// Rand feeds token serials; nil means crypto/rand.
 	Rand io.Reader
 
-	keys signingKeys
+	keys *signingKeys
 }
 
 // licenseeScope carries one reconcile of one Licensee; phases fill it in order.
@@ -116,7 +116,7 @@ func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeSco
 // SetupWithManager registers the indexes and watches: Licensees (spec and
 // annotation changes), their Secrets, and the Products and templates they use.
 func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.keys = signingKeys{client: mgr.GetClient(), apiReader: r.APIReader, metadata: r.SecretMetadata}
+	r.keys = newSigningKeys(mgr.GetClient(), r.APIReader, r.SecretMetadata)
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).

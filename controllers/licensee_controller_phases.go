@@ -138,7 +138,7 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	if s.stalled != nil {
 		return nil
 	}
-	key, err := r.keys.current(ctx, p)
+	key, err := r.keys.current(ctx, p, s.now)
 	if err != nil {
 		if errors.Is(err, errKeyUnavailable) {
 			s.waiting = newProblem(licensingv1alpha1.ReasonProductKeyUnavailable, "%v; existing license Secrets are left as they are", err)

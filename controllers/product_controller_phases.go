@@ -267,34 +267,13 @@ func (r *ProductReconciler) loadExternalKey(ctx context.Context, s *productScope
 		s.stallKey(licensingv1alpha1.ReasonKeyAlgorithmMismatch, "Secret %s holds a %s key but spec.signing.algorithm is %s; set the algorithm to %s or put a %s key in the Secret", ref, alg, want, alg, want)
 		return nil
 	}
-	createdAt := s.now
-	for _, v := range p.Status.VerificationKeys {
-		if v.RetiredAt == nil && sameKeyThumbprint(v.KeyID, signer.Public(), v.CreatedAt.Time) {
-			createdAt = v.CreatedAt.Time
-		}
-	}
-	key, err := keys.NewSigningKey(signer, alg, createdAt)
+	key, err := externalSigningKey(p, signer, alg, s.now)
 	if err != nil {
 		return fmt.Errorf("key id for Secret %s: %w", ref, err)
 	}
 	s.key = key
 	r.adoptKey(s, key, nil)
 	return nil
-}
-
-// externalKeyPEM is the PEM private key of a bring-your-own key Secret, under one
-// of externalKeyDataKeys.
-func externalKeyPEM(secret *corev1.Secret) []byte {
-	if pemData := secret.Data[corev1.TLSPrivateKeyKey]; len(pemData) > 0 {
-		return pemData
-	}
-	return secret.Data["key.pem"]
-}
-
-// sameKeyThumbprint reports whether id is the id the key would get at createdAt.
-func sameKeyThumbprint(id string, pub any, createdAt time.Time) bool {
-	want, err := keys.KeyID(pub, createdAt)
-	return err == nil && want == id
 }
 
 // reconcileKeyHistory decides which public keys stay published: the current key

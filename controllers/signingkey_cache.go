@@ -2,12 +2,14 @@ package controllers
 
 import (
 	"context"
+	"crypto"
 	"errors"
 	"fmt"
-	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -17,6 +19,11 @@ import (
 // errKeyUnavailable: the Product has no usable signing key right now; issuing waits.
 var errKeyUnavailable = errors.New("signing key unavailable")
 
+// maxParsedKeys bounds the parsed keys kept in memory: one per Product whose
+// Licensees are being issued, so a deleted Product's key ages out instead of
+// staying for the life of the manager. A miss costs one parse.
+const maxParsedKeys = 512
+
 // signingKeys loads a Product's current signing key for the Licensee controller,
 // parsing each Secret version once: a thousand Licensees of one Product share it.
 type signingKeys struct {
@@ -24,18 +31,27 @@ type signingKeys struct {
 	apiReader client.Reader
 	metadata  client.Reader // Secret metadata: skips the live read of an unchanged bring-your-own key
 
-	mu     sync.Mutex
-	parsed map[client.ObjectKey]parsedKey
+	parsed *lru.Cache // client.ObjectKey of the Secret -> parsedKey; locks itself
 }
 
+func newSigningKeys(c client.Client, apiReader, metadata client.Reader) *signingKeys {
+	return &signingKeys{client: c, apiReader: apiReader, metadata: metadata, parsed: lru.New(maxParsedKeys)}
+}
+
+// parsedKey is what one version of a key Secret holds. The operator's own key
+// Secret names its key's id; a bring-your-own key gets the id its Product gives
+// it (externalSigningKey), which is derived on each use, never cached, so it
+// follows the Product when the Product adopts the key after it was parsed.
 type parsedKey struct {
 	resourceVersion string
-	key             *keys.SigningKey
+	managed         *keys.SigningKey // the operator's own key
+	signer          crypto.Signer    // a bring-your-own key
+	algorithm       keys.Algorithm
 }
 
 // current returns the key that must sign for p now, or an error wrapping
 // errKeyUnavailable with a message a person can act on.
-func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product) (*keys.SigningKey, error) {
+func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product, now time.Time) (*keys.SigningKey, error) {
 	if !conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable) || p.Status.SigningKeyID == "" {
 		return nil, fmt.Errorf("%w: Product %s reports no available signing key (see its KeyAvailable condition)", errKeyUnavailable, p.Name)
 	}
@@ -46,19 +62,24 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product)
 		name, reader = p.Spec.Signing.SecretRef.Name, c.apiReader
 	}
 	id := client.ObjectKey{Namespace: p.Namespace, Name: name}
-	key := c.unchanged(ctx, id, external)
-	if key == nil {
+	parsed, ok := c.unchanged(ctx, id, external)
+	if !ok {
 		secret := &corev1.Secret{}
 		if err := reader.Get(ctx, id, secret); err != nil {
 			if apierrors.IsNotFound(err) {
+				c.forget(id)
 				return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)
 			}
 			return nil, fmt.Errorf("get signing key Secret %s: %w", name, err)
 		}
 		var err error
-		if key, err = c.parse(secret, p, external); err != nil {
+		if parsed, err = c.parse(secret, external); err != nil {
 			return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
 		}
+	}
+	key, err := parsed.signingKey(p, now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
 	}
 	if key.ID != p.Status.SigningKeyID {
 		return nil, fmt.Errorf("%w: Secret %s holds key %s but Product %s signs with %s; waiting for the Product to catch up", errKeyUnavailable, name, key.ID, p.Name, p.Status.SigningKeyID)
@@ -66,61 +87,60 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product)
 	return key, nil
 }
 
+// signingKey is the key as Product p signs with it at now.
+func (k parsedKey) signingKey(p *licensingv1alpha1.Product, now time.Time) (*keys.SigningKey, error) {
+	if k.managed != nil {
+		return k.managed, nil
+	}
+	return externalSigningKey(p, k.signer, k.algorithm, now)
+}
+
 // unchanged is the key parsed from the bring-your-own Secret id when the
 // metadata cache shows that Secret at the version parsed, so a thousand
-// Licensees do not each read it from the API server; nil means read it.
-func (c *signingKeys) unchanged(ctx context.Context, id client.ObjectKey, external bool) *keys.SigningKey {
+// Licensees do not each read it from the API server; false means read it.
+func (c *signingKeys) unchanged(ctx context.Context, id client.ObjectKey, external bool) (parsedKey, bool) {
 	if !external || c.metadata == nil {
-		return nil // the operator's own key Secret is read from the manager's cache anyway
+		return parsedKey{}, false // the operator's own key Secret is read from the manager's cache anyway
 	}
 	meta := secretMetadata()
 	if err := c.metadata.Get(ctx, id, meta); err != nil {
-		return nil
+		return parsedKey{}, false // the live read decides, and reports its own error
 	}
 	return c.parsedAt(id, meta.ResourceVersion)
 }
 
-// parsedAt is the key parsed from Secret id at resourceVersion rv, or nil.
-func (c *signingKeys) parsedAt(id client.ObjectKey, rv string) *keys.SigningKey {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cached, ok := c.parsed[id]; ok && cached.resourceVersion == rv {
-		return cached.key
+// parsedAt is the key parsed from Secret id at resourceVersion rv, if any.
+func (c *signingKeys) parsedAt(id client.ObjectKey, rv string) (parsedKey, bool) {
+	v, ok := c.parsed.Get(id)
+	if !ok {
+		return parsedKey{}, false
 	}
-	return nil
+	cached := v.(parsedKey)
+	return cached, cached.resourceVersion == rv
 }
 
-func (c *signingKeys) parse(secret *corev1.Secret, p *licensingv1alpha1.Product, external bool) (*keys.SigningKey, error) {
+func (c *signingKeys) forget(id client.ObjectKey) { c.parsed.Remove(id) }
+
+// parse reads the key in secret, once per resourceVersion; a newer version
+// replaces the entry of an older one.
+func (c *signingKeys) parse(secret *corev1.Secret, external bool) (parsedKey, error) {
 	id := client.ObjectKeyFromObject(secret)
-	if key := c.parsedAt(id, secret.ResourceVersion); key != nil {
-		return key, nil
+	if cached, ok := c.parsedAt(id, secret.ResourceVersion); ok {
+		return cached, nil
 	}
-	var key *keys.SigningKey
+	k := parsedKey{resourceVersion: secret.ResourceVersion}
+	var err error
 	if external {
-		signer, alg, err := keys.ParsePrivateKeyPEM(externalKeyPEM(secret))
-		if err != nil {
-			return nil, err
-		}
-		createdAt := p.CreationTimestamp.Time
-		for _, v := range p.Status.VerificationKeys {
-			if v.KeyID == p.Status.SigningKeyID {
-				createdAt = v.CreatedAt.Time
-			}
-		}
-		if key, err = keys.NewSigningKey(signer, alg, createdAt); err != nil {
-			return nil, err
-		}
+		k.signer, k.algorithm, err = keys.ParsePrivateKeyPEM(externalKeyPEM(secret))
 	} else {
-		var err error
-		if key, err = keys.DecodeKeySecretData(secret.Data); err != nil {
-			return nil, err
-		}
+		k.managed, err = keys.DecodeKeySecretData(secret.Data)
 	}
-	c.mu.Lock()
-	if c.parsed == nil {
-		c.parsed = map[client.ObjectKey]parsedKey{}
+	if err != nil {
+		return parsedKey{}, err
 	}
-	c.parsed[id] = parsedKey{resourceVersion: secret.ResourceVersion, key: key}
-	c.mu.Unlock()
-	return key, nil
+	c.parsed.Add(id, k)
+	return k, nil
 }
+
+// len is how many parsed keys are held.
+func (c *signingKeys) len() int { return c.parsed.Len() }
