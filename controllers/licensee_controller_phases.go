@@ -291,8 +291,8 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 	if create {
 		if err := r.Create(ctx, secret); err != nil {
 			if apierrors.IsAlreadyExists(err) {
-				if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelLicensee, l.Name); lerr != nil || ours {
-					return false, errors.Join(errNotYetCached, lerr)
+				if foreign, err := checkForeign(ctx, r.APIReader, secret, licensingv1alpha1.LabelLicensee, l.Name); !foreign {
+					return false, err
 				}
 				s.stalled = newProblem(licensingv1alpha1.ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; it is never overwritten: delete or rename it, or set spec.secret.name", secret.Name)
 				return false, nil

@@ -160,8 +160,8 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 	}
 	if err := r.Create(ctx, secret); err != nil {
 		if apierrors.IsAlreadyExists(err) {
-			if ours, lerr := createdByUs(ctx, r.APIReader, secret, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
-				return errors.Join(errNotYetCached, lerr)
+			if foreign, err := checkForeign(ctx, r.APIReader, secret, licensingv1alpha1.LabelProduct, p.Name); !foreign {
+				return err
 			}
 			s.stallKey(licensingv1alpha1.ReasonSecretConflict, "a Secret %s that the operator does not manage already exists; rename or delete it, or use spec.signing.secretRef to bring your own key", secret.Name)
 			return nil
@@ -384,8 +384,8 @@ func (r *ProductReconciler) reconcileJWKS(ctx context.Context, s *productScope) 
 		err = r.Create(ctx, cm)
 	}
 	if apierrors.IsAlreadyExists(err) {
-		if ours, lerr := createdByUs(ctx, r.APIReader, cm, licensingv1alpha1.LabelProduct, p.Name); lerr != nil || ours {
-			return errors.Join(errNotYetCached, lerr)
+		if foreign, err := checkForeign(ctx, r.APIReader, cm, licensingv1alpha1.LabelProduct, p.Name); !foreign {
+			return err
 		}
 		s.publishProblem = newProblem(licensingv1alpha1.ReasonConfigMapConflict, "a ConfigMap %s that the operator does not manage already exists; rename or delete it so the public keys can be published", name)
 		return nil

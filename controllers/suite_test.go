@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,7 @@ var (
 	cancel    context.CancelFunc
 	clk       = &shiftedClock{}
 	requests  = &testenv.RequestCounter{} // the manager's API requests
+	forbidden = &forbiddenReads{}         // the manager's live Secret reads that RBAC refuses
 	logs      = &syncBuffer{}
 )
 
@@ -67,6 +69,7 @@ var _ = BeforeSuite(func() {
 
 	mgrCfg := rest.CopyConfig(cfg)
 	mgrCfg.Wrap(requests.Wrap)
+	mgrCfg.Wrap(forbidden.Wrap)
 	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
@@ -132,6 +135,50 @@ var _ = JustAfterEach(func() {
 		}
 	}
 })
+
+// forbiddenReads makes the manager's reads of single Secrets in chosen
+// namespaces fail as RBAC makes them fail: they are sent impersonating a user
+// that holds no permissions, so the real API server answers 403 Forbidden. The
+// cache lists and watches cluster-wide and is not affected.
+type forbiddenReads struct {
+	mu         sync.Mutex
+	namespaces map[string]bool
+}
+
+func (f *forbiddenReads) set(ns string, forbid bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.namespaces == nil {
+		f.namespaces = map[string]bool{}
+	}
+	f.namespaces[ns] = forbid
+}
+
+func (f *forbiddenReads) applies(req *http.Request) bool {
+	parts := strings.Split(strings.Trim(req.URL.Path, "/"), "/")
+	// api/v1/namespaces/<ns>/secrets/<name>
+	if req.Method != http.MethodGet || req.URL.Query().Get("watch") == "true" ||
+		len(parts) != 6 || parts[0] != "api" || parts[2] != "namespaces" || parts[4] != "secrets" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.namespaces[parts[3]]
+}
+
+func (f *forbiddenReads) Wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if f.applies(req) {
+			req = req.Clone(req.Context())
+			req.Header.Set("Impersonate-User", "kubelicense-test-no-permissions")
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // reconciles counts the finished reconciles of obj by controller ("licensee",
 // "product"), from controller-runtime's own log lines: a check that a reconcile
