@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -121,7 +122,8 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee), builder.WithPredicates(licenseSecretTampered)).
-		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef))).
+		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef)),
+			builder.WithPredicates(productChangedForLicensees)).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexTemplateRef))).
 		Named("licensee").
 		Complete(r)
@@ -186,6 +188,33 @@ var licenseSecretTampered = predicate.Funcs{
 			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee] ||
 			!equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), s.OwnerReferences)
 	},
+}
+
+// productChangedForLicensees lets through the Product updates a Licensee acts
+// on: a new generation (catalogue, display name, key source), another signing
+// key or set of published keys, KeyAvailable turning. Any other status write,
+// or metadata that GitOps tools write, would wake every Licensee of the
+// Product for nothing.
+var productChangedForLicensees = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*licensingv1alpha1.Product)
+		p, okNew := e.ObjectNew.(*licensingv1alpha1.Product)
+		if !okOld || !okNew {
+			return true
+		}
+		return old.Generation != p.Generation ||
+			old.Status.SigningKeyID != p.Status.SigningKeyID ||
+			conditionTrue(old.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable) != conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable) ||
+			!slices.Equal(verificationKeyIDs(old), verificationKeyIDs(p))
+	},
+}
+
+func verificationKeyIDs(p *licensingv1alpha1.Product) []string {
+	ids := make([]string, 0, len(p.Status.VerificationKeys))
+	for _, v := range p.Status.VerificationKeys {
+		ids = append(ids, v.KeyID)
+	}
+	return ids
 }
 
 // secretToLicensee maps a license Secret to the Licensee named in its label.

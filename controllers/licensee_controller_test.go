@@ -396,6 +396,24 @@ var _ = Describe("Licensee controller", func() {
 		Expect(l.Status.Serial).NotTo(Equal(first))
 	})
 
+	It("is not woken by Product updates that cannot change its token, and follows those that can", func() {
+		l := issuedPerpetual(ns)
+		p := get(product(ns, "acme-db"))
+		settled(reconciles("licensee", l)) // a reconcile queued while the first one ran would count below
+		licenseeRuns, productRuns := reconciles("licensee", l)(), reconciles("product", p)()
+		poke(p) // metadata only, as GitOps tools write it: no new generation, no status change
+		Eventually(reconciles("product", p)).Should(BeNumerically(">", productRuns))
+		Consistently(reconciles("licensee", l), "2s").Should(Equal(licenseeRuns))
+
+		p = get(p)
+		p.Spec.DisplayName = "Acme DB Enterprise"
+		update(p)
+		Eventually(func() string {
+			_, c := verifyWithJOSE(ns, "acme-db", get(secret(ns, "globex-license")))
+			return c.Product.DisplayName
+		}).Should(Equal("Acme DB Enterprise"))
+	})
+
 	It("re-signs every token with the new key when the Product's key rotates", func() {
 		p := readyProduct(ns, "acme-db")
 		Expect(k8sClient.Create(ctx, template(ns, "forever", "acme-db"))).To(Succeed())

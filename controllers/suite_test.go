@@ -197,3 +197,14 @@ func reconciles(controller string, obj client.Object) func() int {
 		return n
 	}
 }
+
+// settled waits until count stays the same over five polls in a row.
+func settled(count func() int) {
+	last := -1
+	Eventually(func() bool {
+		n := count()
+		same := n == last
+		last = n
+		return same
+	}).MustPassRepeatedly(5).Should(BeTrue())
+}
