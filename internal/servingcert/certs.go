@@ -201,16 +201,7 @@ func nextRenewal(m *material) time.Time {
 // newCA makes a self-signed ECDSA P-256 CA (P-256: curl, openssl, Java and
 // every TLS stack verify it; Ed25519 certificates are not universal yet).
 func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate CA key: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	return newKeyAndCertificate("CA", &x509.Certificate{
 		Subject:               pkix.Name{CommonName: ServiceName + "-ca"},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(CAValidity),
@@ -218,30 +209,12 @@ func newCA(now time.Time) (certPEM, keyPEM []byte, err error) {
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sign CA certificate: %w", err)
-	}
-	keyPEM, err = encodeKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
+	}, nil, nil)
 }
 
 // issueServing makes an ECDSA P-256 serving certificate for hosts, signed by ca.
 func issueServing(ca *x509.Certificate, caKey crypto.Signer, hosts hostSet, now time.Time) (certPEM, keyPEM []byte, err error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate serving key: %w", err)
-	}
-	serial, err := randomSerial()
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
+	return newKeyAndCertificate("serving", &x509.Certificate{
 		Subject:               pkix.Name{CommonName: ServiceName},
 		NotBefore:             now.Add(-backdate),
 		NotAfter:              servingNotAfter(ca, now),
@@ -250,13 +223,27 @@ func issueServing(ca *x509.Certificate, caKey crypto.Signer, hosts hostSet, now 
 		BasicConstraintsValid: true,
 		DNSNames:              hosts.dns,
 		IPAddresses:           hosts.ips,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), caKey)
+	}, ca, caKey)
+}
+
+// newKeyAndCertificate generates an ECDSA P-256 key and its certificate from
+// tmpl, signed by parent with parentKey, or self-signed when parent is nil.
+func newKeyAndCertificate(what string, tmpl, parent *x509.Certificate, parentKey crypto.Signer) (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return nil, nil, fmt.Errorf("sign serving certificate: %w", err)
+		return nil, nil, fmt.Errorf("generate %s key: %w", what, err)
 	}
-	keyPEM, err = encodeKey(key)
+	if tmpl.SerialNumber, err = randomSerial(); err != nil {
+		return nil, nil, err
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), parentKey)
 	if err != nil {
+		return nil, nil, fmt.Errorf("sign %s certificate: %w", what, err)
+	}
+	if keyPEM, err = encodeKey(key); err != nil {
 		return nil, nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), keyPEM, nil
