@@ -259,7 +259,7 @@ func (s *Source) ensureSecret(ctx context.Context) (*material, error) {
 			} else if err != nil {
 				return nil, fmt.Errorf("create Secret %s: %w", key, err)
 			}
-			log.Info("created the license API CA and serving certificate", "secret", key.String(), "configMap", ConfigMapName)
+			log.Info("created the license API CA and serving certificate", "secret", key.String())
 			return parseSecretData(secret.Data)
 		}
 		if err != nil {
@@ -288,6 +288,7 @@ func (s *Source) ensureSecret(ctx context.Context) (*material, error) {
 			return nil, err
 		}
 		secret.Data[corev1.TLSCertKey], secret.Data[corev1.TLSPrivateKeyKey] = certPEM, keyPEM
+		metav1.SetMetaDataLabel(&secret.ObjectMeta, licensingv1alpha1.LabelManaged, "true")
 		if err := s.client.Update(ctx, &secret); apierrors.IsConflict(err) {
 			continue
 		} else if err != nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -98,6 +99,8 @@ var _ = Describe("A generated certificate", func() {
 		first := newSource(k8sClient, servingcert.Options{Namespace: ns})
 		Expect(first.Ensure(ctx)).To(Succeed())
 		before := getSecret(ns)
+		delete(before.Labels, licensingv1alpha1.LabelManaged)
+		Expect(k8sClient.Update(ctx, before)).To(Succeed())
 
 		wider := newSource(newClient(), servingcert.Options{Namespace: ns, Hosts: []string{"license.example.com", "10.1.2.3"}})
 		Expect(wider.Ensure(ctx)).To(Succeed())
@@ -105,6 +108,7 @@ var _ = Describe("A generated certificate", func() {
 		Expect(after.ResourceVersion).NotTo(Equal(before.ResourceVersion))
 		Expect(after.Data[servingcert.CACertKey]).To(Equal(before.Data[servingcert.CACertKey]), "the CA stays")
 		Expect(after.Data[servingcert.CAKeyKey]).To(Equal(before.Data[servingcert.CAKeyKey]))
+		Expect(after.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelManaged, "true"), "a write puts the label back")
 		leaf := servedLeaf(wider)
 		Expect(leaf.Raw).To(Equal(parseCert(after.Data[corev1.TLSCertKey]).Raw))
 		roots := pool(wider.CAPEM())
@@ -415,6 +419,7 @@ func serve(cfg *tls.Config) string {
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(GinkgoWriter, "", 0), // handshakes the specs expect to fail
 	}
 	go func() { _ = srv.Serve(tls.NewListener(ln, cfg)) }()
 	DeferCleanup(srv.Close)
