@@ -107,7 +107,7 @@ func New(c client.Client, r client.Reader, opts Options) (*Source, error) {
 		return s, nil
 	}
 	if c == nil || r == nil {
-		return nil, errors.New("servingcert: a client and an uncached reader are needed to keep the certificate in a Secret")
+		return nil, errors.New("servingcert.New: pass a client and an uncached reader (mgr.GetAPIReader()) to keep the certificate in a Secret")
 	}
 	if opts.Namespace == "" {
 		return nil, errors.New("servingcert: no namespace for the Secret: set POD_NAMESPACE")
