@@ -23,6 +23,7 @@ import (
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
 	"github.com/kubelicense/kubelicense/internal/issuance"
+	"github.com/kubelicense/kubelicense/internal/usage"
 )
 
 // indexTemplateRef indexes Licensees by the templates their licenses use.
@@ -62,6 +63,7 @@ type licenseeScope struct {
 	serial   string                     // reconcileSecret
 	keyID    string                     // reconcileSecret
 	reissued string                     // reconcileSecret: why a token was signed and written, empty if adopted
+	usage    usage.Summary              // reconcileUsage: what the license API holds
 
 	// stalled: issuing stopped until a person acts (reconcileReferences: the
 	// Product is missing; reconcileReferences or reconcileSecret: the Secret name is taken).
@@ -111,13 +113,18 @@ func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeSco
 		return err
 	}
 	r.reconcileEntitlements(s)
+	if err := r.reconcileUsage(ctx, s); err != nil {
+		return err
+	}
 	return r.reconcileSecret(ctx, s)
 }
 
 // SetupWithManager registers the indexes and watches: Licensees (spec and
 // annotation changes), their Secrets, and the Products and templates they use.
 func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.keys = newSigningKeys(mgr.GetClient(), r.APIReader, r.SecretMetadata)
+	if r.keys == nil {
+		r.keys = newSigningKeys(mgr.GetClient(), r.APIReader, r.SecretMetadata)
+	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
@@ -125,6 +132,8 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef)),
 			builder.WithPredicates(productChangedForLicensees)).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexTemplateRef))).
+		Watches(&licensingv1alpha1.Activation{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
+		Watches(&licensingv1alpha1.SeatLease{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
 		Named("licensee").
 		Complete(r)
 }

@@ -47,6 +47,9 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 		if s.stalled == nil && s.waiting == nil {
 			next = res.NextTransition(s.issuedAt)
 		}
+		if u := s.usage.Next; u != nil && (next == nil || u.Before(*next)) {
+			next = u // a seat lease lapses, or a lapsed one is due for cleanup
+		}
 	}
 	st.NextCheckAt = timePtr(next)
 
@@ -129,6 +132,8 @@ func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {
 		ls := licensingv1alpha1.LicenseStatus{
 			Name: lic.Name, State: lic.State, Message: lic.Message, Template: lic.Template, Type: lic.Type,
 			StartsAt: timePtr(lic.StartsAt), ValidUntil: timePtr(lic.ValidUntil), GraceUntil: timePtr(lic.GraceUntil),
+			Seats: lic.Seats, MaxActivations: lic.MaxActivations,
+			SeatsInUse: s.usage.ByLicense[lic.Name].SeatsInUse, Activations: s.usage.ByLicense[lic.Name].Activations,
 		}
 		if len(lic.Features) > 0 {
 			ls.Features = lic.Features

@@ -7,6 +7,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
+	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -37,6 +38,6 @@ func leaseOut(s *licensingv1alpha1.SeatLease) *license.Lease {
 	ttl := time.Duration(s.Spec.TTLSeconds) * time.Second
 	return &license.Lease{
 		ID: LeaseID(s), License: s.Spec.License, Holder: s.Spec.Holder,
-		ExpiresAt: leaseExpiry(s).UTC(), TTL: ttl.String(), HeartbeatEvery: (ttl / 3).String(),
+		ExpiresAt: usage.LeaseExpiry(s).UTC(), TTL: ttl.String(), HeartbeatEvery: (ttl / 3).String(),
 	}
 }

@@ -261,7 +261,7 @@ func (s *Server) activate(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	count := e.usage[req.License].activations
+	count := e.usage[req.License].Activations
 	status, message := http.StatusOK, "fingerprint already active"
 	if created {
 		status, message = http.StatusCreated, "fingerprint activated"
@@ -354,7 +354,7 @@ func (s *Server) deactivate(x *exchange) error {
 	g, _ := e.grant(lic)
 	s.reply(x, http.StatusOK, license.CodeValid, license.ActivationAnswer{
 		Code: license.CodeValid, Message: "fingerprint deactivated", Activation: activationOut(a),
-		Activations: max(e.usage[lic].activations-1, 0), MaxActivations: g.MaxActivations, Nonce: x.nonce, Time: x.now,
+		Activations: max(e.usage[lic].Activations-1, 0), MaxActivations: g.MaxActivations, Nonce: x.nonce, Time: x.now,
 	})
 	return nil
 }
@@ -392,7 +392,7 @@ func (s *Server) acquireSeat(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	inUse := e.usage[req.License].seatsInUse
+	inUse := e.usage[req.License].SeatsInUse
 	status, message := http.StatusOK, "the holder already holds this seat; renewed"
 	if claim.created {
 		status, message = http.StatusCreated, "seat acquired"
@@ -457,7 +457,7 @@ func (s *Server) heartbeatSeat(x *exchange) error {
 	}
 	s.reply(x, http.StatusOK, license.CodeValid, license.SeatAnswer{
 		Code: license.CodeValid, Message: "lease renewed", Lease: leaseOut(lease),
-		Seats: g.Seats, SeatsInUse: min(e.usage[lic].seatsInUse, g.Seats), Nonce: x.nonce, Time: x.now,
+		Seats: g.Seats, SeatsInUse: min(e.usage[lic].SeatsInUse, g.Seats), Nonce: x.nonce, Time: x.now,
 	})
 	return nil
 }
@@ -486,7 +486,7 @@ func (s *Server) releaseSeat(x *exchange) error {
 	g, _ := e.grant(lic)
 	s.reply(x, http.StatusOK, license.CodeValid, license.SeatAnswer{
 		Code: license.CodeValid, Message: "seat released", Lease: leaseOut(lease),
-		Seats: g.Seats, SeatsInUse: max(e.usage[lic].seatsInUse-1, 0), Nonce: x.nonce, Time: x.now,
+		Seats: g.Seats, SeatsInUse: max(e.usage[lic].SeatsInUse-1, 0), Nonce: x.nonce, Time: x.now,
 	})
 	return nil
 }

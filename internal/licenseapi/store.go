@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -34,30 +35,17 @@ type store struct {
 	write client.Client
 }
 
-// usage counts the live seat leases and the activations of every license of l.
-func (st *store) usage(ctx context.Context, l *licensingv1alpha1.Licensee, now time.Time) (map[string]usage, error) {
-	out := map[string]usage{}
+// counts are the held seat leases and the activations of every license of l.
+func (st *store) counts(ctx context.Context, l *licensingv1alpha1.Licensee, now time.Time) (map[string]usage.Counts, error) {
 	acts, err := st.activations(ctx, st.cache, l)
 	if err != nil {
 		return nil, err
-	}
-	for _, a := range acts {
-		u := out[a.Spec.License]
-		u.activations++
-		out[a.Spec.License] = u
 	}
 	leases, err := st.leases(ctx, st.cache, l)
 	if err != nil {
 		return nil, err
 	}
-	for i := range leases {
-		if leaseAlive(&leases[i], now) {
-			u := out[leases[i].Spec.License]
-			u.seatsInUse++
-			out[leases[i].Spec.License] = u
-		}
-	}
-	return out, nil
+	return usage.Summarize(acts, leases, now).ByLicense, nil
 }
 
 func (st *store) activations(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.Activation, error) {
@@ -88,15 +76,6 @@ func (st *store) leases(ctx context.Context, r client.Reader, l *licensingv1alph
 		return nil, fmt.Errorf("list SeatLeases of %s: %w", l.Name, err)
 	}
 	return list.Items, nil
-}
-
-// leaseAlive: a lease is held until renewedAt + ttl; from then on the slot is free.
-func leaseAlive(l *licensingv1alpha1.SeatLease, now time.Time) bool {
-	return now.Before(leaseExpiry(l))
-}
-
-func leaseExpiry(l *licensingv1alpha1.SeatLease) time.Time {
-	return l.Spec.RenewedAt.Add(time.Duration(l.Spec.TTLSeconds) * time.Second)
 }
 
 // slotOrder is the order in which a caller tries the n slots: it starts at a
@@ -248,7 +227,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			if s.Spec.License != lic {
 				continue
 			}
-			if leaseAlive(s, now) {
+			if usage.LeaseHeld(s, now) {
 				if s.Spec.Holder == holder {
 					return st.renewHolding(ctx, s, holder, ttl, now)
 				}
@@ -262,7 +241,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 	}
 	firstLapse := time.Time{}
 	noteLapse := func(s *licensingv1alpha1.SeatLease) {
-		if e := leaseExpiry(s); firstLapse.IsZero() || e.Before(firstLapse) {
+		if e := usage.LeaseExpiry(s); firstLapse.IsZero() || e.Before(firstLapse) {
 			firstLapse = e
 		}
 	}
@@ -304,9 +283,9 @@ func (st *store) trySlot(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			}
 		} else {
 			switch {
-			case leaseAlive(current, now) && current.Spec.Holder == holder:
+			case usage.LeaseHeld(current, now) && current.Spec.Holder == holder:
 				return st.renewHolding(ctx, current, holder, ttl, now)
-			case leaseAlive(current, now):
+			case usage.LeaseHeld(current, now):
 				noteLapse(current)
 				return nil, nil
 			}

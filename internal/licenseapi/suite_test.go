@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -31,9 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
-	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
 	"github.com/kubelicense/kubelicense/internal/testenv"
 	"github.com/kubelicense/kubelicense/pkg/license"
@@ -107,11 +104,12 @@ func startReplica(withControllers bool, o licenseapi.Options) *replica {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mctx, stop := context.WithCancel(ctx)
+	keys, err := controllers.NewSigningKeys(mgr, clk)
+	Expect(err).NotTo(HaveOccurred())
 	if withControllers {
-		Expect(controllers.SetupAll(mctx, mgr, controllers.Options{Clock: clk})).To(Succeed())
+		Expect(controllers.SetupAll(mctx, mgr, controllers.Options{Clock: clk, SigningKeys: keys})).To(Succeed())
 	}
-	o.Addr, o.TLS, o.Clock = "127.0.0.1:0", serverTLS, clk
-	o.Keys = managedKeys{mgr.GetClient()}
+	o.Addr, o.TLS, o.Clock, o.Keys = "127.0.0.1:0", serverTLS, clk, keys
 	server, err := licenseapi.Setup(mctx, mgr, o)
 	Expect(err).NotTo(HaveOccurred())
 	r := &replica{server: server, stop: stop, done: make(chan struct{})}
@@ -128,24 +126,6 @@ func startReplica(withControllers bool, o licenseapi.Options) *replica {
 func (r *replica) shutdown() {
 	r.stop()
 	Eventually(r.done).Should(BeClosed())
-}
-
-// managedKeys reads the operator-managed signing key of a Product from the cache.
-type managedKeys struct{ c client.Client }
-
-func (k managedKeys) Current(ctx context.Context, p *licensingv1alpha1.Product) (*keys.SigningKey, error) {
-	s := &corev1.Secret{}
-	if err := k.c.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: licensingv1alpha1.SigningKeySecretName(p.Name)}, s); err != nil {
-		return nil, err
-	}
-	key, err := keys.DecodeKeySecretData(s.Data)
-	if err != nil {
-		return nil, err
-	}
-	if key.ID != p.Status.SigningKeyID {
-		return nil, fmt.Errorf("key %s is not the Product's signing key %s", key.ID, p.Status.SigningKeyID)
-	}
-	return key, nil
 }
 
 // shiftedClock is real time plus an offset the test moves forward.

@@ -110,6 +110,14 @@ var _ = Describe("activations", func() {
 		Expect(a.status).To(Equal(http.StatusNotFound))
 		Expect(a.problem().Code).To(Equal(license.CodeNotFound))
 		Expect(act("m-3").status).To(Equal(http.StatusCreated))
+		By("the Licensee's status counts them")
+		Eventually(func() int32 {
+			st := i.get().Status.Licenses
+			if len(st) == 0 {
+				return -1
+			}
+			return st[0].Activations
+		}).Should(Equal(int32(2)))
 	})
 
 	It("takes no activation for a license without maxActivations, nor for a suspended one", func() {
@@ -206,6 +214,15 @@ var _ = Describe("seats", func() {
 		Expect(a.status).To(Equal(http.StatusGone), string(a.body))
 		Expect(a.problem().Code).To(Equal(license.CodeSeatExpired))
 		Expect(leasesIn(i.ns)).To(HaveLen(1), "the slot was taken over, not duplicated")
+
+		By("the Licensee's status counts the seat in use")
+		Eventually(func() int32 {
+			st := i.get().Status.Licenses
+			if len(st) == 0 {
+				return -1
+			}
+			return st[0].SeatsInUse
+		}).Should(Equal(int32(1)))
 	})
 
 	It("refuses lease ids that are not ones it gave", func() {

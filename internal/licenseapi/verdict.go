@@ -12,6 +12,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
+	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -23,12 +24,7 @@ type evaluation struct {
 	licensee *licensingv1alpha1.Licensee
 	result   entitlement.Result
 	claims   license.Claims
-	usage    map[string]usage // by license name
-}
-
-// usage counts what the license API holds for one license.
-type usage struct {
-	seatsInUse, activations int32
+	usage    map[string]usage.Counts // by license name
 }
 
 // evaluate reads the templates of l from the cache and evaluates l at now.
@@ -62,12 +58,12 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 	r := entitlement.Evaluate(entitlement.Input{
 		Now: now, LicenseeSuspended: l.Spec.Suspended, Licenses: inputs, Trials: l.Status.Trials,
 	})
-	e := &evaluation{licensee: l, result: r, usage: map[string]usage{}}
+	e := &evaluation{licensee: l, result: r}
 	e.claims = entitlement.BuildClaims(entitlement.ClaimsMeta{
 		Namespace: l.Namespace, Product: c.product, ProductDisplayName: c.productObj.Spec.DisplayName,
 		Licensee: l.Name, LicenseeUID: string(l.UID), LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
 	}, r, now, "")
-	counts, err := s.store.usage(ctx, l, now)
+	counts, err := s.store.counts(ctx, l, now)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +158,7 @@ func (e *evaluation) licenseStatus(l entitlement.License, now time.Time) license
 		Name: l.Name, Template: l.Template, Type: string(l.Type), Message: l.Message,
 		StartsAt: utcPtr(l.StartsAt), ValidUntil: utcPtr(l.ValidUntil), GraceUntil: utcPtr(l.GraceUntil),
 		Features: l.Features, Quotas: l.Quotas,
-		Seats: l.Seats, SeatsInUse: u.seatsInUse, MaxActivations: l.MaxActivations, Activations: u.activations,
+		Seats: l.Seats, SeatsInUse: u.SeatsInUse, MaxActivations: l.MaxActivations, Activations: u.Activations,
 	}
 	if g, ok := e.grant(l.Name); ok {
 		st.State = e.claims.GrantState(g, now)
