@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/keys"
 )
 
 // CacheOptions limits the manager's cache of Secrets and ConfigMaps to the ones
@@ -38,6 +39,9 @@ type Options struct {
 	// its own diagnostics: they trail the work instead of competing with it.
 	EventQPS   float32
 	EventBurst int
+	// SigningKeys is the source of Products' signing keys, shared with the
+	// license API, which signs its answers with them; nil: SetupAll makes one.
+	SigningKeys *SigningKeys
 }
 
 // newEventRecorders starts an events.k8s.io broadcaster with its own rate-limited
@@ -79,10 +83,12 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err != nil {
 		return err
 	}
-	secretMetadata, err := newSecretMetadataCache(mgr)
-	if err != nil {
-		return err
+	if opts.SigningKeys == nil {
+		if opts.SigningKeys, err = NewSigningKeys(mgr, opts.Clock); err != nil {
+			return err
+		}
 	}
+	secretMetadata := opts.SigningKeys.metadataCache
 	if err := (&ProductReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata, Scheme: mgr.GetScheme(),
 		Recorder: recorders["kubelicense-product"], Clock: opts.Clock,
@@ -94,11 +100,42 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&LicenseeReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata,
-		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock,
+		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock, keys: opts.SigningKeys.keys,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Licensee controller: %w", err)
 	}
 	return nil
+}
+
+// SigningKeys gives the key each Product signs with now: the Licensee
+// controller signs tokens with it and the license API its answers, from one
+// cache of parsed keys.
+type SigningKeys struct {
+	keys          *signingKeys
+	metadataCache cache.Cache
+	clock         clock.PassiveClock
+}
+
+// NewSigningKeys starts, with mgr, the metadata cache of Secrets it reads
+// bring-your-own keys' versions from. clk may be nil for the real clock.
+func NewSigningKeys(mgr ctrl.Manager, clk clock.PassiveClock) (*SigningKeys, error) {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	metadata, err := newSecretMetadataCache(mgr)
+	if err != nil {
+		return nil, err
+	}
+	return &SigningKeys{
+		keys:          newSigningKeys(mgr.GetClient(), mgr.GetAPIReader(), metadata),
+		metadataCache: metadata,
+		clock:         clk,
+	}, nil
+}
+
+// Current is the key p signs with now, or an error saying why it has none.
+func (k *SigningKeys) Current(ctx context.Context, p *licensingv1alpha1.Product) (*keys.SigningKey, error) {
+	return k.keys.current(ctx, p, k.clock.Now())
 }
 
 // newSecretMetadataCache starts, with mgr, a cache of the metadata of every
