@@ -2,15 +2,20 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
+	"strings"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
@@ -18,6 +23,8 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
+	"github.com/kubelicense/kubelicense/internal/licenseapi"
+	"github.com/kubelicense/kubelicense/internal/servingcert"
 )
 
 // settings are the manager's command-line settings.
@@ -26,6 +33,46 @@ type settings struct {
 	leaderElect, secure    bool
 	apiQPS, eventQPS       float64
 	apiBurst, eventBurst   int
+	licenseAPI             licenseAPISettings
+}
+
+// licenseAPISettings configure the license API (see docs/license-api.md).
+type licenseAPISettings struct {
+	addr, certDir, certHosts         string
+	kubeQPS                          float64
+	kubeBurst                        int
+	perLicensee, perAddress, badAuth licenseapi.Limit
+	seatTTL                          time.Duration
+}
+
+func (l *licenseAPISettings) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&l.addr, "license-api-bind-address", ":9443", "Address of the license API (HTTPS); 0 disables it.")
+	fs.StringVar(&l.certDir, "license-api-cert-dir", "", "Directory with tls.crt and tls.key for the license API, reloaded when they change (e.g. a cert-manager Certificate's Secret). Empty: the manager keeps its own CA and certificate in Secret kubelicense-license-api-tls.")
+	fs.StringVar(&l.certHosts, "license-api-cert-hosts", "", "Comma-separated extra DNS names and IP addresses for the generated license API certificate.")
+	fs.Float64Var(&l.kubeQPS, "license-api-kube-qps", 200, "Requests per second from the license API to the Kubernetes API server (activations, seat leases).")
+	fs.IntVar(&l.kubeBurst, "license-api-kube-burst", 400, "Burst of requests from the license API to the Kubernetes API server.")
+	fs.Float64Var(&l.perLicensee.Rate, "license-api-rate-per-licensee", licenseapi.DefaultPerLicensee.Rate, "License API requests per second per licensee.")
+	fs.IntVar(&l.perLicensee.Burst, "license-api-burst-per-licensee", licenseapi.DefaultPerLicensee.Burst, "Burst of license API requests per licensee.")
+	fs.Float64Var(&l.perAddress.Rate, "license-api-rate-per-address", licenseapi.DefaultPerAddress.Rate, "License API requests per second per client address.")
+	fs.IntVar(&l.perAddress.Burst, "license-api-burst-per-address", licenseapi.DefaultPerAddress.Burst, "Burst of license API requests per client address.")
+	fs.Float64Var(&l.badAuth.Rate, "license-api-rate-failed-auth", licenseapi.DefaultFailedAuth.Rate, "License API requests per second per client address whose token fails verification (brute force).")
+	fs.IntVar(&l.badAuth.Burst, "license-api-burst-failed-auth", licenseapi.DefaultFailedAuth.Burst, "Burst of failed authentications per client address.")
+	fs.DurationVar(&l.seatTTL, "license-api-default-seat-ttl", licenseapi.DefaultSeatTTL, "Seat lease TTL when a request names none (heartbeat every third of it).")
+}
+
+func (l *licenseAPISettings) check() error {
+	for _, lim := range []licenseapi.Limit{l.perLicensee, l.perAddress, l.badAuth} {
+		if lim.Rate <= 0 || lim.Burst <= 0 {
+			return fmt.Errorf("the --license-api-rate-* and --license-api-burst-* flags must be positive")
+		}
+	}
+	if l.kubeQPS <= 0 || l.kubeBurst <= 0 {
+		return fmt.Errorf("--license-api-kube-qps and --license-api-kube-burst must be positive")
+	}
+	if l.seatTTL < licenseapi.DefaultMinSeatTTL || l.seatTTL > licenseapi.DefaultMaxSeatTTL {
+		return fmt.Errorf("--license-api-default-seat-ttl %s is outside [%s, %s]", l.seatTTL, licenseapi.DefaultMinSeatTTL, licenseapi.DefaultMaxSeatTTL)
+	}
+	return nil
 }
 
 func main() {
@@ -38,6 +85,7 @@ func main() {
 	flag.IntVar(&s.apiBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
 	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
 	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
+	s.licenseAPI.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -52,6 +100,9 @@ func main() {
 func run(s settings) error {
 	if s.apiQPS <= 0 || s.apiBurst <= 0 || s.eventQPS <= 0 || s.eventBurst <= 0 {
 		return fmt.Errorf("--kube-api-qps, --kube-api-burst, --event-qps and --event-burst must be positive")
+	}
+	if err := s.licenseAPI.check(); err != nil {
+		return err
 	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -83,8 +134,17 @@ func run(s settings) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst}); err != nil {
+	signingKeys, err := controllers.NewSigningKeys(mgr, nil)
+	if err != nil {
 		return err
+	}
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst, SigningKeys: signingKeys}); err != nil {
+		return err
+	}
+	if s.licenseAPI.addr != "0" {
+		if err := setupLicenseAPI(ctx, mgr, s.licenseAPI, signingKeys); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
@@ -94,4 +154,39 @@ func run(s settings) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager")
 	return mgr.Start(ctx)
+}
+
+// setupLicenseAPI adds the license API and its TLS source to mgr: every replica
+// serves it. The certificate is loaded (or created once for all replicas)
+// before the manager starts, so a replica never serves without one.
+func setupLicenseAPI(ctx context.Context, mgr ctrl.Manager, l licenseAPISettings, keys *controllers.SigningKeys) error {
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	cfg.QPS, cfg.Burst = float32(l.kubeQPS), l.kubeBurst
+	direct, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
+	if err != nil {
+		return fmt.Errorf("license API client: %w", err)
+	}
+	var hosts []string
+	for _, h := range strings.Split(l.certHosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hosts = append(hosts, h)
+		}
+	}
+	namespace := servingcert.Namespace()
+	certs, err := servingcert.New(direct, direct, servingcert.Options{CertDir: l.certDir, Namespace: namespace, Hosts: hosts})
+	if err != nil {
+		return fmt.Errorf("license API TLS: %w", err)
+	}
+	if err := certs.Ensure(ctx); err != nil {
+		return fmt.Errorf("license API TLS (namespace %s; set POD_NAMESPACE, or create it when running outside the cluster): %w", namespace, err)
+	}
+	if err := mgr.Add(certs); err != nil {
+		return fmt.Errorf("add license API TLS: %w", err)
+	}
+	_, err = licenseapi.Setup(ctx, mgr, licenseapi.Options{
+		Addr: l.addr, TLS: certs.TLSConfig(), Live: direct, Writer: direct, Keys: keys,
+		PerLicensee: l.perLicensee, PerAddress: l.perAddress, FailedAuth: l.badAuth,
+		DefaultSeatTTL: l.seatTTL,
+	})
+	return err
 }

@@ -64,7 +64,16 @@ func run() error {
 	}
 	os.Setenv("KUBECONFIG", kubeconfigPath)
 
-	step("Starting the manager (bin/manager)")
+	// The manager keeps the license API's CA and certificate in its own namespace.
+	if err := kubectl("create", "namespace", "kubelicense-system"); err != nil {
+		return err
+	}
+	apiAddr, err := freeLocalAddress()
+	if err != nil {
+		return err
+	}
+
+	step("Starting the manager (bin/manager), with the license API on https://" + apiAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logPath := filepath.Join(dir, "manager.log")
@@ -73,7 +82,8 @@ func run() error {
 		return err
 	}
 	defer logFile.Close()
-	mgr := exec.CommandContext(ctx, manager, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0")
+	mgr := exec.CommandContext(ctx, manager, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
+		"--license-api-bind-address="+apiAddr)
 	mgr.Stdout, mgr.Stderr = logFile, logFile
 	if err := mgr.Start(); err != nil {
 		return fmt.Errorf("start manager: %w", err)
@@ -87,9 +97,12 @@ func run() error {
 	if err := kubectl("apply", "-n", namespace, "-k", filepath.Join(root, "config", "samples")); err != nil {
 		return err
 	}
-	// A one-minute trial, to watch a license lapse during the demo.
-	if err := kubectl("apply", "-n", namespace, "-f", filepath.Join(root, "hack", "demo", "short-trial.yaml")); err != nil {
-		return err
+	// A one-minute trial, to watch a license lapse during the demo, and a
+	// license with one seat and two activations for the license API.
+	for _, f := range []string{"short-trial.yaml", "online.yaml"} {
+		if err := kubectl("apply", "-n", namespace, "-f", filepath.Join(root, "hack", "demo", f)); err != nil {
+			return err
+		}
 	}
 
 	step("Waiting for every object to be Ready")
@@ -119,6 +132,10 @@ func run() error {
 
 	step("The token of globex, decoded (license.json)")
 	if err := printDecodedToken("globex-license"); err != nil {
+		return err
+	}
+
+	if err := useLicenseAPI(ctx, "https://"+apiAddr); err != nil {
 		return err
 	}
 
