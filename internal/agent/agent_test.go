@@ -38,7 +38,7 @@ func TestReloadsWhenKubeletSwapsTheSecret(t *testing.T) {
 	c := testClaims("serial-2")
 	c.Licenses[0].Features = []string{"replication", "backup", "sharding"}
 	f.setToken(f.issuer.sign(t, c))
-	eventually(t, "the agent serves the swapped token", func() bool { return f.serial() == "serial-2" })
+	f.waitUntil("the agent serves the swapped token", func() bool { return f.serial() == "serial-2" })
 	f.get("/v1/features/sharding").expect(t, http.StatusOK, "VALID")
 	if got := f.metric("license_agent_reloads_total"); got != "2" {
 		t.Errorf("reloads_total %s, want 2 (start + swap)", got)
@@ -69,7 +69,7 @@ func TestReloadsWhenTheTrustAnchorRotates(t *testing.T) {
 	must(t, err)
 	f.keys.update(map[string][]byte{"jwks.json": both})
 	f.license.update(map[string][]byte{licenseTokenFile: next.sign(t, testClaims("new-key"))})
-	eventually(t, "the token signed with the rotated key is served", func() bool { return f.serial() == "new-key" })
+	f.waitUntil("the token signed with the rotated key is served", func() bool { return f.serial() == "new-key" })
 	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }
 
@@ -321,7 +321,7 @@ func TestMissingTokenAtStartIsServedUntilItAppears(t *testing.T) {
 	f.get(pathHealthz)
 
 	f.setToken(f.issuer.sign(t, testClaims("late")))
-	eventually(t, "ready once the token is mounted", func() bool { return f.get(pathReadyz).status == http.StatusOK })
+	f.waitUntil("ready once the token is mounted", func() bool { return f.get(pathReadyz).status == http.StatusOK })
 	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }
 

@@ -2,9 +2,11 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -188,6 +190,8 @@ type fixture struct {
 	keys    *kubeletVolume
 	agent   *Agent
 	server  *httptest.Server
+	// logged receives a signal after each log record of the agent; see waitUntil.
+	logged chan struct{}
 }
 
 type fixtureOption func(*fixture, *Config)
@@ -196,7 +200,7 @@ type fixtureOption func(*fixture, *Config)
 // token signed for claims (no token at all when claims is nil).
 func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fixture {
 	t.Helper()
-	f := &fixture{t: t, issuer: newIssuer(t), clock: newClock(t0)}
+	f := &fixture{t: t, issuer: newIssuer(t), clock: newClock(t0), logged: make(chan struct{}, 1)}
 	files := map[string][]byte{}
 	if claims != nil {
 		files[licenseTokenFile] = f.issuer.sign(t, claims)
@@ -212,6 +216,7 @@ func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fi
 		RecheckInterval: time.Hour, // tests that need a reload ask for it, or rely on events
 		Debounce:        10 * time.Millisecond,
 		Now:             f.clock.Now,
+		Logger:          slog.New(signalHandler{f.logged}),
 	}
 	for _, o := range opts {
 		o(f, &cfg)
@@ -288,16 +293,33 @@ func (f *fixture) metric(name string) string {
 	return ""
 }
 
-// eventually polls cond until it holds or a few seconds pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+// waitUntil blocks until cond holds, checking it again after each log record
+// of the agent: every snapshot the agent publishes is logged, so the test wakes
+// on the agent's own events instead of polling. A hang is ended by go test's
+// -timeout, with the goroutine dump pointing here.
+func (f *fixture) waitUntil(what string, cond func() bool) {
+	f.t.Helper()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+		f.t.Logf("waiting until %s", what)
+		<-f.logged
 	}
+}
+
+// signalHandler is a slog handler that only signals: a buffered channel of one
+// and a non-blocking send, so a record logged between a check and the wait is
+// not lost, and the agent never blocks on its logger.
+type signalHandler struct{ ch chan struct{} }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h signalHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h signalHandler) Handle(context.Context, slog.Record) error {
+	select {
+	case h.ch <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
 func stringsOf(v any) []string {
