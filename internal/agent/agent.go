@@ -184,47 +184,7 @@ func (a *Agent) evaluate(t time.Time) (*snapshot, verdict) {
 		return s, verdict{code: fail.Code, message: fail.Message}
 	}
 	code := s.claims.State(t)
-	return s, verdict{valid: code.Entitling(), code: code, message: stateMessage(s.claims, code, t)}
-}
-
-// stateMessage explains the state of the licenses in c at t to a person.
-func stateMessage(c *license.Claims, code license.Code, t time.Time) string {
-	switch code {
-	case license.CodeValid:
-		if end := c.ExpiresAt(); !end.IsZero() {
-			return "license is valid; entitled until " + formatTime(end)
-		}
-		return "license is valid"
-	case license.CodeInGracePeriod:
-		var graceEnd int64
-		for _, g := range c.Licenses {
-			if c.GrantState(g, t) == license.CodeInGracePeriod {
-				graceEnd = max(graceEnd, g.GraceUntil)
-			}
-		}
-		return fmt.Sprintf("license period has ended; still entitled during the grace period until %s, renew the license", formatTime(time.Unix(graceEnd, 0)))
-	case license.CodeNotYetValid:
-		var start int64
-		for _, g := range c.Licenses {
-			if c.GrantState(g, t) == license.CodeNotYetValid && (start == 0 || g.StartsAt < start) {
-				start = g.StartsAt
-			}
-		}
-		return fmt.Sprintf("no license has started yet; the first starts at %s", formatTime(time.Unix(start, 0)))
-	case license.CodeSuspended:
-		if c.Licensee.Suspended {
-			return fmt.Sprintf("licensee %q is suspended; contact the vendor", c.Licensee.Name)
-		}
-		return "every license is suspended; contact the vendor"
-	default:
-		if len(c.Licenses) == 0 {
-			return "the token holds no licenses; nothing is entitled"
-		}
-		if end := c.ExpiresAt(); !end.IsZero() {
-			return fmt.Sprintf("license expired at %s; renew the license", formatTime(end))
-		}
-		return "license has expired; renew the license"
-	}
+	return s, verdict{valid: code.Entitling(), code: code, message: s.claims.Explain(code, t, nil)}
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

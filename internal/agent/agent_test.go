@@ -239,7 +239,7 @@ func TestLicenseLapsesWithoutReload(t *testing.T) {
 
 	f.clock.Add(7 * day)
 	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, "EXPIRED")
-	if !strings.Contains(r.message(), "expired at 2027-01-07T12:00:00Z") {
+	if !strings.Contains(r.message(), "the last at 2027-01-07T12:00:00Z") {
 		t.Fatalf("message %q does not say when", r.message())
 	}
 	f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, "EXPIRED")

@@ -143,7 +143,7 @@ func (a *Agent) serveFeature(w http.ResponseWriter, name string) {
 		writeBody(w, http.StatusOK, e.graceBody)
 		return
 	}
-	code, msg := denial(s, "feature", name, grants, t)
+	code, msg := denial(s, "feature", name, t)
 	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: msg})
 }
 
@@ -171,7 +171,7 @@ func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
 		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: state})
 		return
 	}
-	code, msg := denial(s, "quota", name, grants, t)
+	code, msg := denial(s, "quota", name, t)
 	status := http.StatusForbidden
 	if len(grants) == 0 && code == license.CodeFeatureNotEntitled {
 		status = http.StatusNotFound
@@ -180,16 +180,20 @@ func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
 }
 
 // entitlingState is the best entitling state among the licenses grants of c at
-// t: VALID, else IN_GRACE_PERIOD, else "" when none of them entitles.
+// t: VALID, else IN_GRACE_PERIOD, else "" when none of them entitles. The
+// index only narrows which licenses to ask; whether one entitles is
+// pkg/license's rule (GrantState, Code.Entitling), as in Claims.Entitled.
 func entitlingState(c *license.Claims, grants []int, t time.Time) license.Code {
 	var best license.Code
 	for _, i := range grants {
-		switch c.GrantState(c.Licenses[i], t) {
-		case license.CodeValid:
-			return license.CodeValid
-		case license.CodeInGracePeriod:
-			best = license.CodeInGracePeriod
+		state := c.GrantState(c.Licenses[i], t)
+		if !state.Entitling() {
+			continue
 		}
+		if state == license.CodeValid {
+			return state
+		}
+		best = state
 	}
 	return best
 }
@@ -208,20 +212,15 @@ func quotaGrants(c *license.Claims, name string) []int {
 
 // denial explains why kind name is not entitled at t: the license as a whole
 // does not entitle (its own code), or the licenses carrying name do not
-// (FEATURE_NOT_ENTITLED, which covers quotas too).
-func denial(s *snapshot, kind, name string, grants []int, t time.Time) (license.Code, string) {
+// (FEATURE_NOT_ENTITLED, which covers quotas too). The texts are pkg/license's.
+func denial(s *snapshot, kind, name string, t time.Time) (license.Code, string) {
 	if code := s.claims.State(t); !code.Entitling() {
-		return code, stateMessage(s.claims, code, t)
+		return code, s.claims.Explain(code, t, nil)
 	}
-	if len(grants) == 0 {
-		return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is not granted by any license of %s", kind, name, s.claims.Licensee.Name)
+	if kind == "quota" {
+		return license.CodeFeatureNotEntitled, s.claims.ExplainQuota(name, t)
 	}
-	parts := make([]string, 0, len(grants))
-	for _, i := range grants {
-		g := s.claims.Licenses[i]
-		parts = append(parts, fmt.Sprintf("%s (%s)", g.Name, s.claims.GrantState(g, t)))
-	}
-	return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is granted only by licenses that do not entitle now: %s", kind, name, strings.Join(parts, ", "))
+	return license.CodeFeatureNotEntitled, s.claims.ExplainFeature(name, t)
 }
 
 // licenseResponse is the body of /v1/license.

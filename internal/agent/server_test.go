@@ -2,6 +2,8 @@ package agent
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
@@ -113,7 +115,7 @@ func TestLicenseEndpoint(t *testing.T) {
 		strings.Join(got.Features, ",") != "backup,replication", // addon's analytics lapsed
 		len(got.Quotas) != 1 || got.Quotas["nodes"] != 20,
 		!got.ExpiresAt.Equal(t0.Add(37 * day)), !got.TokenExpiresAt.Equal(t0.Add(24 * time.Hour)),
-		!got.IssuedAt.Equal(t0.Add(-time.Hour)), !strings.Contains(got.Message, "entitled until"):
+		!got.IssuedAt.Equal(t0.Add(-time.Hour)), !strings.HasPrefix(got.Message, "valid until 2026-12-31T12:00:00Z"):
 		t.Fatalf("license %s", r.raw)
 	}
 	if len(got.Licenses) != 2 || got.Licenses[0].State != "VALID" || got.Licenses[1].State != "EXPIRED" ||
@@ -201,3 +203,103 @@ func TestMetricsAreExposed(t *testing.T) {
 
 // promFloat is t in Unix seconds as the text exposition writes it.
 func promFloat(t time.Time) string { return strconv.FormatFloat(float64(t.Unix()), 'g', -1, 64) }
+
+// The agent's explanations are pkg/license's, word for word: one text per
+// state, shared with the plugin.
+func TestMessagesComeFromPkgLicense(t *testing.T) {
+	c := twoLicenses()
+	c.Licenses = append(c.Licenses, license.Grant{Name: "later", StartsAt: t0.Add(90 * day).Unix(), Features: []string{"sharding"}})
+	f := newFixture(t, c)
+	at := func() time.Time { return f.clock.Now() }
+	state := func() string { return c.Explain(c.State(at()), at(), nil) }
+	for _, step := range []struct {
+		advance time.Duration
+		path    string
+		code    license.Code
+		want    func() string
+	}{
+		{0, pathLicense, license.CodeValid, state},
+		{0, "/v1/features/analytics", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("analytics", at()) }},
+		{0, "/v1/features/sharding", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("sharding", at()) }},
+		{0, "/v1/features/nothing", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("nothing", at()) }},
+		{0, "/v1/quotas/reports", license.CodeFeatureNotEntitled, func() string { return c.ExplainQuota("reports", at()) }},
+		{0, "/v1/quotas/cpus", license.CodeFeatureNotEntitled, func() string { return c.ExplainQuota("cpus", at()) }},
+		{31 * day, pathLicense, license.CodeInGracePeriod, state},
+		{0, pathReadyz, license.CodeInGracePeriod, state},
+		// main has ended; "later" has not started.
+		{7 * day, "/v1/features/backup", license.CodeNotYetValid, state},
+		{0, pathReadyz, license.CodeNotYetValid, state},
+	} {
+		f.clock.Add(step.advance)
+		r := f.get(step.path)
+		if got, want := r.message(), step.want(); r.body["code"] != string(step.code) || got != want {
+			t.Errorf("%s at %s: %v %q\nwant %s with pkg/license's\n %q", step.path, at().Format(time.RFC3339), r.body["code"], got, step.code, want)
+		}
+	}
+
+	ended := testClaims("ended")
+	ended.Licenses[0].ValidUntil, ended.Licenses[0].GraceUntil = t0.Add(-2*day).Unix(), t0.Add(-day).Unix()
+	f = newFixture(t, ended)
+	if got, want := f.get("/v1/features/backup").message(), ended.Explain(license.CodeExpired, t0, nil); got != want {
+		t.Errorf("expired: message %q, want %q", got, want)
+	}
+	suspended := testClaims("s")
+	suspended.Licensee.Suspended = true
+	f = newFixture(t, suspended)
+	if got, want := f.get("/v1/features/backup").message(), suspended.Explain(license.CodeSuspended, t0, nil); got != want {
+		t.Errorf("suspended: message %q, want %q", got, want)
+	}
+	early := testClaims("early")
+	early.Licenses[0].StartsAt = t0.Add(day).Unix()
+	f = newFixture(t, early)
+	if got, want := f.get(pathReadyz).message(), early.Explain(license.CodeNotYetValid, t0, nil); got != want {
+		t.Errorf("not yet valid: message %q, want %q", got, want)
+	}
+}
+
+// The feature index decides exactly as Claims.Entitled, at every instant that
+// matters: each boundary of each license, a nanosecond and a second either side.
+func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 7))
+	names := []string{"a", "b", "c", "d"}
+	for round := range 300 {
+		c := &license.Claims{Licensee: license.LicenseeInfo{Name: "globex", Suspended: rng.IntN(10) == 0}}
+		base := t0.Unix()
+		for i := range 1 + rng.IntN(4) {
+			g := license.Grant{Name: fmt.Sprintf("l%d", i), StartsAt: base + rng.Int64N(200) - 100, Suspended: rng.IntN(6) == 0}
+			if rng.IntN(4) > 0 { // else perpetual
+				g.ValidUntil = g.StartsAt + 1 + rng.Int64N(100)
+				if rng.IntN(2) == 0 {
+					g.GraceUntil = g.ValidUntil + rng.Int64N(50)
+				}
+			}
+			for _, n := range names {
+				if rng.IntN(2) == 0 {
+					g.Features = append(g.Features, n)
+				}
+			}
+			c.Licenses = append(c.Licenses, g)
+		}
+		index := indexFeatures(c)
+		var instants []time.Time
+		for _, g := range c.Licenses {
+			for _, sec := range []int64{g.StartsAt, g.ValidUntil, g.GraceUntil} {
+				edge := time.Unix(sec, 0)
+				instants = append(instants, edge.Add(-time.Second), edge.Add(-time.Nanosecond), edge, edge.Add(time.Nanosecond), edge.Add(time.Second))
+			}
+		}
+		for _, at := range instants {
+			for _, name := range names {
+				var grants []int
+				if e := index[name]; e != nil {
+					grants = e.grants
+				}
+				state := entitlingState(c, grants, at)
+				if want := c.Entitled(name, at); (state != "") != want || (state != "" && !state.Entitling()) {
+					t.Fatalf("round %d, feature %q at %s: agent says %q, Claims.Entitled says %t; licenses %+v",
+						round, name, at.Format(time.RFC3339Nano), state, want, c.Licenses)
+				}
+			}
+		}
+	}
+}

@@ -164,7 +164,7 @@ var _ = Describe("kubectl license", func() {
 
 			r := kubectlLicense("verify", "globex", "-n", f.namespace)
 			Expect(r.code).To(Equal(ExitOK), r.stderr)
-			Expect(r.stdout).To(Equal("VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z\n"))
+			Expect(r.stdout).To(Equal("VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z (in 371d)\n"))
 
 			r = kubectlLicense("verify", "globex", "-n", f.namespace, "--feature", "replication")
 			Expect(r.code).To(Equal(ExitOK), r.stdout)
