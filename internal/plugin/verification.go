@@ -23,6 +23,8 @@ type verification struct {
 	// Claims are set whenever the signature verified, even when the result is
 	// not entitling; never treat them as entitlements unless Valid.
 	Claims *license.Claims
+	// Revocation is the operator's notice when the Secret holds no token (REVOKED).
+	Revocation *license.Revocation
 }
 
 // verifyToken checks token against the trust anchor keys at the moment at and,
@@ -76,7 +78,9 @@ func exitCodeForCode(c license.Code) int {
 	switch c {
 	case license.CodeValid, license.CodeInGracePeriod:
 		return ExitOK
-	case license.CodeExpired, license.CodeNotYetValid, license.CodeSuspended, license.CodeRevoked,
+	case license.CodeRevoked:
+		return ExitRevoked
+	case license.CodeExpired, license.CodeNotYetValid, license.CodeSuspended,
 		license.CodeFeatureNotEntitled, license.CodeTooManyActivations, license.CodeNoSeatsAvailable,
 		license.CodeFingerprintMismatch:
 		return ExitNotEntitled

@@ -15,7 +15,7 @@ func TestExitCodeForCode(t *testing.T) {
 		license.CodeExpired:             ExitNotEntitled,
 		license.CodeNotYetValid:         ExitNotEntitled,
 		license.CodeSuspended:           ExitNotEntitled,
-		license.CodeRevoked:             ExitNotEntitled,
+		license.CodeRevoked:             ExitRevoked,
 		license.CodeFeatureNotEntitled:  ExitNotEntitled,
 		license.CodeTooManyActivations:  ExitNotEntitled,
 		license.CodeNoSeatsAvailable:    ExitNotEntitled,
