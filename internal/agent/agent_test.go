@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
@@ -419,5 +420,67 @@ func TestNewRefusesBadMounts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// revokedSecret is the license Secret's data once the operator has removed the
+// token: license.json says why, jwks.json stays.
+func revokedSecret(t testing.TB, is issuer, reason string, at time.Time) map[string][]byte {
+	t.Helper()
+	content, err := issuance.RevokedContent(issuance.Desired{
+		Claims: *testClaims("gone"), Revoke: true, RevokeReason: reason, Now: at,
+	}, is.jwks(t))
+	must(t, err)
+	return content.Data
+}
+
+func TestRevokedLicense(t *testing.T) {
+	for name, trustBundled := range map[string]bool{"pinned anchor": false, "bundled keys": true} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, testClaims("s"), func(f *fixture, c *Config) {
+				if trustBundled {
+					c.JWKSFile, c.TrustBundledKeys = "", true
+				}
+			})
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+			reason := "License main expired on 2026-11-30 and onExpiry is Revoke"
+			f.license.update(revokedSecret(t, f.issuer, reason, t0.Add(-time.Hour)))
+			if !f.agent.Reload() {
+				t.Fatal("Reload did not publish the revocation")
+			}
+			code := string(license.CodeRevoked)
+			r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, code)
+			for _, part := range []string{reason, "2026-12-01T11:00:00Z", `licensee "globex"`} {
+				if !strings.Contains(r.message(), part) {
+					t.Errorf("message %q does not mention %q", r.message(), part)
+				}
+			}
+			f.get("/v1/quotas/nodes").expect(t, http.StatusForbidden, code)
+			f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, code)
+			if lic := f.get(pathLicense).expect(t, http.StatusOK, code); lic.body["valid"] != false || lic.body["serial"] != nil {
+				t.Errorf("revoked license reported as %s", lic.raw)
+			}
+			if got := f.metric(`license_agent_verification_failures_total{code="REVOKED"}`); got != "1" {
+				t.Errorf("failures{REVOKED} = %q, want 1", got)
+			}
+
+			// A new token ends the revocation.
+			f.setToken(f.issuer.sign(t, claimsAt("renewed", t0.Add(time.Minute))))
+			f.agent.Reload()
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+		})
+	}
+}
+
+func TestLicenseJSONWithoutTokenIsNotARevocation(t *testing.T) {
+	f := newFixture(t, nil)
+	f.license.update(map[string][]byte{"license.json": []byte(`{"iss":"x","sub":"globex"}`)})
+	f.agent.Reload()
+	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, string(license.CodeMalformed))
+	for _, part := range []string{f.license.path(licenseTokenFile) + " does not exist", "license.json is not valid JSON for a revocation notice"} {
+		if !strings.Contains(r.message(), part) {
+			t.Errorf("message %q does not mention %q", r.message(), part)
+		}
 	}
 }

@@ -15,10 +15,11 @@ import (
 )
 
 // Names inside the mounted license Secret. They are the values of
-// v1alpha1.LicenseTokenKey and v1alpha1.JWKSKey, copied so the agent does not
-// pull in the Kubernetes API packages.
+// v1alpha1.LicenseTokenKey, LicenseJSONKey and JWKSKey, copied so the agent
+// does not pull in the Kubernetes API packages.
 const (
 	licenseTokenFile = "license.jwt"
+	licenseJSONFile  = "license.json"
 	bundledJWKSFile  = "jwks.json"
 )
 

@@ -97,6 +97,9 @@ func (s *snapshot) verify(cfg *Config) {
 // resolveTrust picks the token and the key set out of the inputs, or says why
 // there is nothing to verify.
 func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Error) {
+	if in.license.missing && in.notice.path != "" && !in.notice.missing {
+		return "", nil, revocation(in)
+	}
 	if f := unreadable(in.license, license.CodeMalformed, "license", fmt.Sprintf(
 		"no license mounted yet: %s does not exist; the agent loads it as soon as it appears", in.license.path)); f != nil {
 		return "", nil, f
@@ -127,6 +130,21 @@ func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Err
 		}
 	}
 	return token, keys, nil
+}
+
+// revocation reads the license.json of a Secret without a token: REVOKED when
+// it is the operator's revocation notice, else MALFORMED saying why not.
+func revocation(in inputs) *license.Error {
+	noToken := fmt.Sprintf("no license token: %s does not exist", in.license.path)
+	if in.notice.readErr != "" {
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s, and %s cannot be read: %s", noToken, in.notice.path, in.notice.readErr)}
+	}
+	r, err := license.ParseRevocation([]byte(in.notice.data))
+	if err != nil {
+		e := asLicenseError(err)
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s, and %s: %s", noToken, in.notice.path, e.Message), Err: e.Err}
+	}
+	return r.Err()
 }
 
 // unreadable is the failure, with code, of the file what that could not be

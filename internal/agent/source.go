@@ -34,6 +34,9 @@ type inputs struct {
 	// anchor is the --jwks file, or the jwks.json beside the token with
 	// --trust-bundled-keys in directory mode; empty when the bundle carries the keys.
 	anchor fileContent
+	// notice is license.json, read in directory mode only when license.jwt is
+	// missing: the operator's revocation notice, if it removed the token.
+	notice fileContent
 }
 
 // readInputs reads the license and the trust anchor as configured.
@@ -49,6 +52,11 @@ func readInputs(cfg *Config) inputs {
 	}
 	if cfg.JWKSFile != "" {
 		in.anchor = readFile(cfg.JWKSFile)
+	}
+	if cfg.BundleFile == "" && in.license.missing {
+		// Read after the token: a generation swapped in between is caught by
+		// its own event, as for any torn read.
+		in.notice = readFile(filepath.Join(cfg.LicenseDir, licenseJSONFile))
 	}
 	return in
 }
