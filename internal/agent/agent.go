@@ -22,8 +22,10 @@ type Agent struct {
 
 	snap atomic.Pointer[snapshot]
 	// mu serialises reloads and re-verifications, so a slow reload never
-	// publishes an older snapshot over a newer one.
+	// publishes an older snapshot over a newer one. It guards tokens.
 	mu sync.Mutex
+	// tokens is the newest token seen per licensee: an older one is superseded.
+	tokens tokenMemory
 
 	// lastSeen is the latest wall clock observed, in Unix nanoseconds; the clock
 	// reading earlier than this (minus the leeway) has moved backwards.
@@ -40,7 +42,7 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now, tokens: tokenMemory{}}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -72,9 +74,22 @@ func (a *Agent) Reload() bool {
 	if cur := a.snap.Load(); cur != nil && cur.in == in {
 		return false
 	}
-	a.publish(buildSnapshot(&a.cfg, in, a.now()))
+	a.publish(a.admit(buildSnapshot(&a.cfg, in, a.now())))
 	a.metrics.reloads.Inc()
 	return true
+}
+
+// admit refuses a verified token older than one already seen for the same
+// licensee, and remembers it when it is the newest; the caller holds mu.
+func (a *Agent) admit(s *snapshot) *snapshot {
+	if s.claims == nil {
+		return s
+	}
+	newer, _ := a.tokens.admit(s.claims)
+	if newer != nil {
+		return s.refused(supersededError(s.claims, newer))
+	}
+	return s
 }
 
 // reverify verifies the current token again at t, when its lifetime verdict
@@ -84,7 +99,7 @@ func (a *Agent) reverify(t time.Time) *snapshot {
 	defer a.mu.Unlock()
 	s := a.snap.Load()
 	if s.stale(t.UnixNano()) {
-		s = s.reverified(&a.cfg, t)
+		s = a.admit(s.reverified(&a.cfg, t))
 		a.publish(s)
 	}
 	return s

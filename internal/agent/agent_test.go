@@ -484,3 +484,40 @@ func TestLicenseJSONWithoutTokenIsNotARevocation(t *testing.T) {
 		}
 	}
 }
+
+// An older token of the same licensee put back in place of a newer one (the
+// pre-suspension token, say) is refused as superseded, with REVOKED.
+func TestOlderTokenIsRefusedAsSuperseded(t *testing.T) {
+	f := newFixture(t, testClaims("newer"))
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+	older := claimsAt("older", t0.Add(-time.Hour)) // issued two hours before t0
+	f.setToken(f.issuer.sign(t, older))
+	f.agent.Reload()
+	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, string(license.CodeRevoked))
+	for _, part := range []string{"superseded", `serial "older"`, `serial "newer"`, "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"} {
+		if !strings.Contains(r.message(), part) {
+			t.Errorf("message %q does not mention %q", r.message(), part)
+		}
+	}
+	f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, string(license.CodeRevoked))
+	if lic := f.get(pathLicense).expect(t, http.StatusOK, string(license.CodeRevoked)); lic.body["serial"] != nil {
+		t.Errorf("superseded token still described: %s", lic.raw)
+	}
+
+	// The newer token, or one issued in the same second, is served again.
+	sameSecond := testClaims("same-second")
+	f.setToken(f.issuer.sign(t, sameSecond))
+	f.agent.Reload()
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+	if got := f.serial(); got != "same-second" {
+		t.Fatalf("serial %q, want same-second", got)
+	}
+
+	// Another licensee's older token is not superseded by this one's.
+	other := claimsAt("other", t0.Add(-time.Hour))
+	other.Subject, other.Licensee.Name = "initech", "initech"
+	f.setToken(f.issuer.sign(t, other))
+	f.agent.Reload()
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+}

@@ -66,6 +66,14 @@ func (s *snapshot) reverified(cfg *Config, now time.Time) *snapshot {
 	return next
 }
 
+// refused is s with its token refused for reason: nothing from it is served,
+// as for a token that does not verify.
+func (s *snapshot) refused(reason *license.Error) *snapshot {
+	next := newSnapshot(s.in, s.token, s.keys, s.verifiedAt)
+	next.failure = reason
+	return next
+}
+
 func newSnapshot(in inputs, token string, keys *license.KeySet, now time.Time) *snapshot {
 	return &snapshot{in: in, token: token, keys: keys, verifiedAt: now,
 		lifeFrom: math.MinInt64, lifeUntil: math.MaxInt64, issuedAtFloor: math.MinInt64}
