@@ -48,6 +48,7 @@ func TestConfigurationErrorsExitWithCode2(t *testing.T) {
 		"no trust anchor":    {[]string{"--license-dir", t.TempDir()}, "no trust anchor: set --jwks"},
 		"missing dir":        {[]string{"--jwks", jwks, "--license-dir", "/nonexistent/license"}, "--license-dir=/nonexistent/license"},
 		"missing jwks":       {[]string{"--jwks", "/nonexistent/jwks.json", "--license-dir", t.TempDir()}, "--jwks"},
+		"missing state dir":  {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--state-dir", "/nonexistent/state"}, "--state-dir=/nonexistent/state"},
 		"address in use":     {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--listen", busy.Addr().String()}, "cannot listen on --listen"},
 		"probe address used": {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--probe-listen", busy.Addr().String()}, "cannot listen on --probe-listen"},
 	} {

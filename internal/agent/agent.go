@@ -22,10 +22,13 @@ type Agent struct {
 
 	snap atomic.Pointer[snapshot]
 	// mu serialises reloads and re-verifications, so a slow reload never
-	// publishes an older snapshot over a newer one. It guards tokens.
+	// publishes an older snapshot over a newer one. It guards the fields below.
 	mu sync.Mutex
 	// tokens is the newest token seen per licensee: an older one is superseded.
 	tokens tokenMemory
+	// tokensChanged and savedSeen say what --state-dir does not hold yet.
+	tokensChanged bool
+	savedSeen     int64
 
 	// lastSeen is the latest wall clock observed, in Unix nanoseconds; the clock
 	// reading earlier than this (minus the leeway) has moved backwards.
@@ -60,6 +63,11 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	a.lastSeen.Store(a.now().UnixNano())
+	if cfg.StateDir != "" {
+		if err := a.restoreState(); err != nil {
+			return nil, err
+		}
+	}
 	a.metrics = newMetrics(a)
 	a.Reload()
 	return a, nil
@@ -85,11 +93,22 @@ func (a *Agent) admit(s *snapshot) *snapshot {
 	if s.claims == nil {
 		return s
 	}
-	newer, _ := a.tokens.admit(s.claims)
+	newer, changed := a.tokens.admit(s.claims)
 	if newer != nil {
 		return s.refused(supersededError(s.claims, newer))
 	}
+	if changed {
+		a.tokensChanged = true
+		_ = a.saveState(false) // logged; the memory in this process still holds
+	}
 	return s
+}
+
+// persist writes --state-dir if the latest time seen or the tokens moved.
+func (a *Agent) persist(force bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = a.saveState(force) // logged
 }
 
 // reverify verifies the current token again at t, when its lifetime verdict

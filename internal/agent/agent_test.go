@@ -16,12 +16,14 @@ import (
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-// watch runs the agent's watch loop for the rest of the test.
-func (f *fixture) watch() {
+// watch runs the agent's watch loop until stop is called, or the test ends.
+func (f *fixture) watch() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { f.agent.Watch(ctx) })
-	f.t.Cleanup(func() { cancel(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	f.t.Cleanup(stop)
+	return stop
 }
 
 func (f *fixture) serial() string {

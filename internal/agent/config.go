@@ -62,6 +62,9 @@ type Config struct {
 	RecheckInterval time.Duration
 	// Debounce collapses the burst of events of one kubelet update into one reload.
 	Debounce time.Duration
+	// StateDir, when set, keeps the latest time and the newest token seen
+	// across restarts (an emptyDir of the pod).
+	StateDir string
 
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
@@ -94,6 +97,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.BoolVar(&cfg.ReadyAlways, "ready-always", false, "report ready even when the license is not valid")
 	fs.DurationVar(&cfg.Leeway, "leeway", license.DefaultLeeway, "clock skew tolerated on the token lifetime and before reporting a clock that moved backwards")
 	fs.DurationVar(&cfg.RecheckInterval, "recheck-interval", 30*time.Second, "periodic re-read of the mounted files, in case a file event was missed")
+	fs.StringVar(&cfg.StateDir, "state-dir", "", "optional writable directory (an emptyDir) where the agent remembers the latest time and the newest token it saw, so a restart detects a clock set back and an older token put back")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: license-agent [flags]\n\nServes the mounted kubelicense license on localhost. Every flag can also be set\nas %s<FLAG> (upper case, '-' as '_'), e.g. %sJWKS.\n\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
@@ -188,6 +192,11 @@ func (c *Config) complete() error {
 	if c.JWKSFile != "" {
 		if c.JWKSFile, err = filepath.Abs(c.JWKSFile); err != nil {
 			return fmt.Errorf("--jwks: %w", err)
+		}
+	}
+	if c.StateDir != "" {
+		if c.StateDir, err = filepath.Abs(c.StateDir); err != nil {
+			return fmt.Errorf("--state-dir: %w", err)
 		}
 	}
 	return nil

@@ -26,10 +26,11 @@ func TestParseConfigDefaultsAndEnvironment(t *testing.T) {
 		"LICENSE_AGENT_LISTEN":       "127.0.0.1:7000", // the flag wins
 		"LICENSE_AGENT_READY_ALWAYS": "true",
 		"LICENSE_AGENT_PRODUCT":      "acme-db",
+		"LICENSE_AGENT_STATE_DIR":    "/var/run/license-agent",
 	}), io.Discard)
 	must(t, err)
 	if cfg.LicenseDir != "/mnt/license" || cfg.JWKSFile != "/mnt/keys/jwks.json" || cfg.Listen != "127.0.0.1:9000" ||
-		!cfg.ReadyAlways || cfg.Product != "acme-db" {
+		!cfg.ReadyAlways || cfg.Product != "acme-db" || cfg.StateDir != "/var/run/license-agent" {
 		t.Fatalf("from the environment: %+v", cfg)
 	}
 }
@@ -73,7 +74,7 @@ func TestParseConfigHelp(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err %v, want ErrHelp", err)
 	}
-	for _, w := range []string{"-license-dir", "-jwks", "-trust-bundled-keys", "LICENSE_AGENT_"} {
+	for _, w := range []string{"-license-dir", "-jwks", "-trust-bundled-keys", "-state-dir", "LICENSE_AGENT_"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("usage does not mention %s:\n%s", w, out.String())
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,8 +191,10 @@ type fixture struct {
 	keys    *kubeletVolume
 	agent   *Agent
 	server  *httptest.Server
+	cfg     Config
 	// logged receives a signal after each log record of the agent; see waitUntil.
 	logged chan struct{}
+	logs   *testLogHandler
 }
 
 type fixtureOption func(*fixture, *Config)
@@ -201,6 +204,7 @@ type fixtureOption func(*fixture, *Config)
 func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fixture {
 	t.Helper()
 	f := &fixture{t: t, issuer: newIssuer(t), clock: newClock(t0), logged: make(chan struct{}, 1)}
+	f.logs = &testLogHandler{signal: f.logged}
 	files := map[string][]byte{}
 	if claims != nil {
 		files[licenseTokenFile] = f.issuer.sign(t, claims)
@@ -216,7 +220,7 @@ func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fi
 		RecheckInterval: time.Hour, // tests that need a reload ask for it, or rely on events
 		Debounce:        10 * time.Millisecond,
 		Now:             f.clock.Now,
-		Logger:          slog.New(signalHandler{f.logged}),
+		Logger:          slog.New(f.logs),
 	}
 	for _, o := range opts {
 		o(f, &cfg)
@@ -225,10 +229,27 @@ func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.agent = a
+	f.agent, f.cfg = a, cfg
 	f.server = httptest.NewServer(a.Handler())
 	t.Cleanup(f.server.Close)
 	return f
+}
+
+// withStateDir gives the agent a --state-dir.
+func withStateDir(dir string) fixtureOption {
+	return func(_ *fixture, c *Config) { c.StateDir = dir }
+}
+
+// restart replaces the agent with a new one on the same configuration, as a
+// container restart does, and serves it at the same address.
+func (f *fixture) restart() {
+	f.t.Helper()
+	a, err := New(f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.agent = a
+	f.server.Config.Handler = a.Handler()
 }
 
 // setToken publishes a new generation of the license Secret.
@@ -305,21 +326,37 @@ func (f *fixture) waitUntil(what string, cond func() bool) {
 	}
 }
 
-// signalHandler is a slog handler that only signals: a buffered channel of one
-// and a non-blocking send, so a record logged between a check and the wait is
-// not lost, and the agent never blocks on its logger.
-type signalHandler struct{ ch chan struct{} }
+// testLogHandler keeps the agent's log messages and signals each record: a
+// buffered channel of one and a non-blocking send, so a record logged between a
+// check and the wait is not lost, and the agent never blocks on its logger.
+type testLogHandler struct {
+	signal chan struct{}
+	mu     sync.Mutex
+	lines  []string
+}
 
-func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h signalHandler) WithGroup(string) slog.Handler            { return h }
+func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *testLogHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *testLogHandler) WithGroup(string) slog.Handler            { return h }
 
-func (h signalHandler) Handle(context.Context, slog.Record) error {
+func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	h.mu.Lock()
+	h.lines = append(h.lines, line)
+	h.mu.Unlock()
 	select {
-	case h.ch <- struct{}{}:
+	case h.signal <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// text is everything logged so far, one record a line.
+func (h *testLogHandler) text() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.lines, "\n")
 }
 
 func stringsOf(v any) []string {

@@ -140,6 +140,11 @@ func checkMounts(cfg *Config) error {
 	} else if err := checkDir(cfg.LicenseDir); err != nil {
 		return fmt.Errorf("--license-dir=%s: %w; mount the license Secret there (a volume, without subPath) or point --license-dir at it", cfg.LicenseDir, err)
 	}
+	if cfg.StateDir != "" {
+		if err := checkDir(cfg.StateDir); err != nil {
+			return fmt.Errorf("--state-dir=%s: %w; mount a writable emptyDir there, or leave --state-dir unset", cfg.StateDir, err)
+		}
+	}
 	return nil
 }
 
