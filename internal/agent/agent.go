@@ -20,6 +20,9 @@ type Agent struct {
 	now     func() time.Time
 	metrics *metrics
 
+	// allowedHosts are the --allowed-host names, normalized.
+	allowedHosts map[string]bool
+
 	snap atomic.Pointer[snapshot]
 	// mu serialises reloads and re-verifications, so a slow reload never
 	// publishes an older snapshot over a newer one. It guards the fields below.
@@ -45,7 +48,10 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now, tokens: tokenMemory{}}
+	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now, tokens: tokenMemory{}, allowedHosts: map[string]bool{}}
+	for _, h := range cfg.AllowedHosts {
+		a.allowedHosts[h] = true
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

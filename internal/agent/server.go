@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 const (
 	codeNotFound         = "NOT_FOUND"
 	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	codeHostNotAllowed   = "HOST_NOT_ALLOWED"
 	codeInternal         = "INTERNAL"
 )
 
@@ -39,6 +41,10 @@ func (a *Agent) Handler() http.Handler { return http.HandlerFunc(a.serveAPI) }
 // kubelet and Prometheus can reach without exposing the license API.
 func (a *Agent) ProbeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			readOnly(w, r)
+			return
+		}
 		if !a.serveProbe(w, r) {
 			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf(
 				"no endpoint %s here; this address serves only %s, %s and %s, the license API is on --listen",
@@ -50,8 +56,16 @@ func (a *Agent) ProbeHandler() http.Handler {
 // serveAPI routes by hand: the feature check is the hot path, and a prefix test
 // is cheaper than a pattern mux; it also keeps every 404 and 405 in JSON.
 func (a *Agent) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if !a.hostAllowed(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, codeHostNotAllowed, fmt.Sprintf(
+			"Host %q is not served here: the agent answers only localhost, loopback addresses and --allowed-host names, so that a web page cannot reach it through DNS rebinding; "+
+				"if applications call the agent by this name, start it with --allowed-host=%s", r.Host, hostOf(r.Host)))
+		return
+	}
 	path := r.URL.Path
 	switch {
+	case r.Method == http.MethodConnect:
+		readOnly(w, r)
 	case strings.HasPrefix(path, prefixFeatures):
 		if name, ok := pathName(w, r, prefixFeatures); ok {
 			a.serveFeature(w, name)
@@ -109,8 +123,46 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header()["Allow"] = []string{"GET, HEAD"}
-	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; the agent is read-only, use GET", r.Method, r.URL.Path))
+	target := r.URL.Path
+	if r.Method == http.MethodConnect {
+		target = r.Host // CONNECT names a tunnel's end, not a path
+	}
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; the agent is read-only, use GET", r.Method, target))
 	return false
+}
+
+// hostAllowed admits a Host header naming localhost, a loopback address or an
+// --allowed-host. A page that rebinds its own name to 127.0.0.1 still has the
+// browser send that name, so refusing it keeps web pages out; other clients
+// (HTTP/1.0 without Host) are not browsers.
+func (a *Agent) hostAllowed(hostport string) bool {
+	if hostport == "" {
+		return true
+	}
+	host := strings.TrimSuffix(hostOf(hostport), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		addr = addr.Unmap()
+		return addr.IsLoopback() || a.allowedHosts[addr.WithZone("").String()]
+	}
+	return len(a.allowedHosts) > 0 && a.allowedHosts[strings.ToLower(host)]
+}
+
+// hostOf is the host of a Host header: without the port, and without the
+// brackets of an IPv6 address.
+func hostOf(hostport string) string {
+	if rest, ok := strings.CutPrefix(hostport, "["); ok {
+		if end := strings.IndexByte(rest, ']'); end >= 0 {
+			return rest[:end]
+		}
+		return hostport
+	}
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && strings.IndexByte(hostport, ':') == i {
+		return hostport[:i]
+	}
+	return hostport // a name, an IPv4 address or a bare IPv6 address
 }
 
 // featureResponse is the body of /v1/features/{name}.

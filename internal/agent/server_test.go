@@ -1,10 +1,13 @@
 package agent
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -300,6 +303,75 @@ func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
 						round, name, at.Format(time.RFC3339Nano), state, want, c.Licenses)
 				}
 			}
+		}
+	}
+}
+
+// A web page can resolve its own name to 127.0.0.1 (DNS rebinding) and read the
+// agent with the user's browser; the browser still sends that name as Host.
+func TestHostHeaderIsChecked(t *testing.T) {
+	f := newFixture(t, testClaims("s"), func(_ *fixture, c *Config) {
+		c.AllowedHosts = []string{"acme-db-agent.shop.svc", "10.0.0.5", "fd00::5"}
+	})
+	withHost := func(handler http.Handler, host string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/v1/features/backup", nil)
+		req.Host = host
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, req)
+		return w
+	}
+	for _, host := range []string{
+		"127.0.0.1:8089", "127.0.0.1", "127.1.2.3:8089", "localhost:8089", "LocalHost", "localhost.", "[::1]:8089", "[::1]",
+		"[::ffff:127.0.0.1]:8089", "acme-db-agent.shop.svc:8089", "ACME-DB-AGENT.shop.svc", "10.0.0.5:8089", "[fd00::5]:8089",
+		"", // HTTP/1.0 without Host: not a browser
+	} {
+		if w := withHost(f.agent.Handler(), host); w.Code != http.StatusOK {
+			t.Errorf("Host %q: %d %s, want 200", host, w.Code, w.Body)
+		}
+	}
+	for _, host := range []string{
+		"evil.example", "evil.example:8089", "127.0.0.1.nip.io:8089", "localhost.evil.example", "app.localhost",
+		"10.0.0.6:8089", "[fd00::6]:8089", "shop.svc", "acme-db-agent.shop.svc.evil.example",
+	} {
+		w := withHost(f.agent.Handler(), host)
+		var body map[string]any
+		must(t, json.Unmarshal(w.Body.Bytes(), &body))
+		if w.Code != http.StatusMisdirectedRequest || body["code"] != codeHostNotAllowed || w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("Host %q: %d %s, want 421 %s", host, w.Code, w.Body, codeHostNotAllowed)
+			continue
+		}
+		if msg, _ := body["message"].(string); !strings.Contains(msg, "--allowed-host") || !strings.Contains(msg, "DNS rebinding") {
+			t.Errorf("Host %q: message %q does not say what to do", host, body["message"])
+		}
+	}
+	// Probes come from kubelet and Prometheus by the pod IP: any Host.
+	req := httptest.NewRequest(http.MethodGet, pathReadyz, nil)
+	req.Host = "10.244.1.7:8090"
+	w := httptest.NewRecorder()
+	f.agent.ProbeHandler().ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Errorf("probe with the pod IP as Host: %d %s", w.Code, w.Body)
+	}
+}
+
+// CONNECT asks a proxy to open a tunnel; the agent answers it as any other
+// method it does not serve.
+func TestConnectIsMethodNotAllowed(t *testing.T) {
+	f := newFixture(t, testClaims("s"))
+	for name, url := range map[string]string{"api": f.server.URL, "probes": httptest.NewServer(f.agent.ProbeHandler()).URL} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		must(t, err)
+		defer conn.Close()
+		host := strings.TrimPrefix(url, "http://")
+		_, err = fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", host, host)
+		must(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+		must(t, err)
+		var body map[string]string
+		must(t, json.NewDecoder(resp.Body).Decode(&body))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || body["code"] != codeMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: CONNECT got %d %v (Allow %q), want 405 %s", name, resp.StatusCode, body, resp.Header.Get("Allow"), codeMethodNotAllowed)
 		}
 	}
 }
