@@ -20,8 +20,8 @@ license Secret and the product's JWKS from ConfigMap <product>-license-keys. The
 license-agent and pkg/license (LoadBundleFile) accept it offline.
 
 The token is verified against the product's keys first; a token that does not
-verify is not exported, nor a revoked license (exit status 4). A license that does not entitle now is exported with a
-warning. Verify a bundle with:
+verify is not exported, nor is a revoked license (exit status 4). A license
+that does not entitle now is exported with a warning. Verify a bundle with:
   kubectl license verify -f FILE --jwks jwks.json`,
 		Example: `  kubectl license export globex -n licensing -o globex.license.json
   kubectl license export globex -n licensing > globex.license.json`,
