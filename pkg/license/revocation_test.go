@@ -1,6 +1,7 @@
 package license
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -121,4 +122,16 @@ func FuzzParseRevocation(f *testing.F) {
 			t.Fatal("Err() is not REVOKED")
 		}
 	})
+}
+
+// A Secret without license.jwt may hold the operator's revocation notice in
+// license.json; it says why the license is gone.
+func ExampleParseRevocation() {
+	r, err := ParseRevocation([]byte(operatorNotice))
+	if err != nil {
+		fmt.Println(CodeOf(err)) // MALFORMED: not a notice
+		return
+	}
+	fmt.Println(r.Err())
+	// Output: REVOKED: the license of licensee "globex" for product "acme-db" was revoked at 2026-03-01T11:00:00Z: License main expired on 2026-02-28 and onExpiry is Revoke; the operator removed the token, renew the license to have a new one issued
 }
