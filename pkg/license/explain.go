@@ -62,7 +62,7 @@ func (c *Claims) Explain(code Code, at time.Time, formatTime func(time.Time) str
 		}
 	case CodeSuspended:
 		if c.Licensee.Suspended {
-			return fmt.Sprintf("licensee %q is suspended; contact the vendor", c.Licensee.Name)
+			return "licensee " + QuoteUntrusted(c.Licensee.Name) + " is suspended; contact the vendor"
 		}
 		return "every license is suspended or has ended; contact the vendor"
 	case CodeExpired:
@@ -95,20 +95,21 @@ func (c *Claims) explainGrants(kind, name string, at time.Time, grants func(Gran
 			continue
 		}
 		state := c.GrantState(g, at)
-		entry := fmt.Sprintf("%s (%s)", g.Name, state)
+		entry := fmt.Sprintf("%s (%s)", truncate(g.Name, maxEcho), state)
 		if state.Entitling() {
 			entitling = append(entitling, entry)
 		} else {
 			other = append(other, entry)
 		}
 	}
+	// name may come from a request (the agent's path), so it is echoed bounded.
 	switch {
 	case len(entitling) > 0:
-		return fmt.Sprintf("%s %q is granted by %s", kind, name, strings.Join(entitling, ", "))
+		return fmt.Sprintf("%s %s is granted by %s", kind, QuoteUntrusted(name), strings.Join(entitling, ", "))
 	case len(other) > 0:
-		return fmt.Sprintf("%s %q is granted only by licenses that do not entitle now: %s", kind, name, strings.Join(other, ", "))
+		return fmt.Sprintf("%s %s is granted only by licenses that do not entitle now: %s", kind, QuoteUntrusted(name), strings.Join(other, ", "))
 	default:
-		return fmt.Sprintf("%s %q is not granted by any license of %s", kind, name, c.Licensee.Name)
+		return fmt.Sprintf("%s %s is not granted by any license of %s", kind, QuoteUntrusted(name), truncate(c.Licensee.Name, maxEcho))
 	}
 }
 

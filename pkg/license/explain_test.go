@@ -122,4 +122,8 @@ func TestClaimsExplainNotGranted(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", tt.name, tt.got, tt.want)
 		}
 	}
+	// A name from a request is repeated bounded.
+	if got := c.ExplainFeature(strings.Repeat("x", 10000), explainAt); len(got) > 300 || !strings.Contains(got, "(10000 bytes)") {
+		t.Errorf("ExplainFeature(10000 bytes) = %d bytes: %.120q", len(got), got)
+	}
 }

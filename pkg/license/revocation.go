@@ -27,15 +27,13 @@ type Revocation struct {
 	RevokedAt time.Time
 }
 
-// maxRevocationSize bounds the work done on the notice; the operator writes a
-// few hundred bytes.
-const maxRevocationSize = 64 << 10
-
-// Bounds of the dates read from a notice: the Unix epoch to the end of year
-// 9999, the range RFC 3339 and the token claims use.
-var (
-	earliestRevocation = time.Unix(0, 0).UTC()
-	latestRevocation   = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+const (
+	// maxRevocationSize bounds the work done on the notice; the operator
+	// writes a few hundred bytes.
+	maxRevocationSize = 64 << 10
+	// maxReasonEcho bounds how much of the reason a message repeats; Reason
+	// itself keeps all of it.
+	maxReasonEcho = 1024
 )
 
 // revocationJSON is the wire form: pointers tell a member that is absent (or
@@ -72,10 +70,10 @@ func ParseRevocation(data []byte) (*Revocation, error) {
 	}
 	at, err := time.Parse(time.RFC3339, *w.RevokedAt)
 	if err != nil {
-		return nil, newError(CodeMalformed, err, fmt.Sprintf(`license.json "revokedAt" %q is not an RFC 3339 time; %s`, *w.RevokedAt, fix))
+		return nil, newError(CodeMalformed, err, fmt.Sprintf(`license.json "revokedAt" %s is not an RFC 3339 time; %s`, QuoteUntrusted(*w.RevokedAt), fix))
 	}
-	if at.Before(earliestRevocation) || at.After(latestRevocation) {
-		return nil, newError(CodeMalformed, nil, fmt.Sprintf(`license.json "revokedAt" %q is outside 1970-9999; %s`, *w.RevokedAt, fix))
+	if !inDateRange(at.Unix()) {
+		return nil, newError(CodeMalformed, nil, fmt.Sprintf(`license.json "revokedAt" %s is outside the %s; %s`, QuoteUntrusted(*w.RevokedAt), dateRange, fix))
 	}
 	for name, text := range map[string]string{"reason": w.Reason, "licensee": w.Licensee, "product": w.Product} {
 		if i := strings.IndexFunc(text, unicode.IsControl); i >= 0 {
@@ -89,15 +87,13 @@ func ParseRevocation(data []byte) (*Revocation, error) {
 // and what to do.
 func (r *Revocation) Err() *Error {
 	var whose string
-	switch {
-	case r.Licensee != "" && r.Product != "":
-		whose = fmt.Sprintf(" of licensee %q for product %q", r.Licensee, r.Product)
-	case r.Licensee != "":
-		whose = fmt.Sprintf(" of licensee %q", r.Licensee)
-	case r.Product != "":
-		whose = fmt.Sprintf(" for product %q", r.Product)
+	if r.Licensee != "" {
+		whose += " of licensee " + QuoteUntrusted(r.Licensee)
 	}
-	reason := r.Reason
+	if r.Product != "" {
+		whose += " for product " + QuoteUntrusted(r.Product)
+	}
+	reason := truncate(r.Reason, maxReasonEcho)
 	if reason == "" {
 		reason = "no reason given"
 	}

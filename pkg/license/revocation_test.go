@@ -58,6 +58,25 @@ func TestParseRevocation(t *testing.T) {
 	if msg := r.Err().Message; !strings.HasPrefix(msg, "the license was revoked at 2026-03-01T11:00:00Z: r;") {
 		t.Errorf("message %q", msg)
 	}
+
+	// The message repeats a bounded part of what the file says; the fields keep all.
+	long := strings.Repeat("y", 4000)
+	r, err = ParseRevocation([]byte(`{"revoked":true,"reason":"` + long + `","licensee":"` + long + `","revokedAt":"2026-03-01T11:00:00Z"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg := r.Err().Message; len(msg) > 2000 || !strings.Contains(msg, "(4000 bytes)") {
+		t.Errorf("message of %d bytes repeats the notice unbounded: %.200q", len(msg), msg)
+	}
+	if r.Reason != long || r.Licensee != long {
+		t.Error("Reason and Licensee were cut")
+	}
+	// The edges of the date range.
+	for _, at := range []string{"1970-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "9999-12-31T23:59:59.999Z"} {
+		if _, err := ParseRevocation([]byte(`{"revoked":true,"reason":"r","revokedAt":"` + at + `"}`)); err != nil {
+			t.Errorf("revokedAt %s: %v", at, err)
+		}
+	}
 }
 
 func TestParseRevocationRejects(t *testing.T) {
@@ -76,9 +95,10 @@ func TestParseRevocationRejects(t *testing.T) {
 		{"revokedAt missing", `{"revoked":true,"reason":"r"}`, `no "revokedAt"`},
 		{"revokedAt not RFC 3339", `{"revoked":true,"reason":"r","revokedAt":"yesterday"}`, `"revokedAt"`},
 		{"revokedAt as a number", `{"revoked":true,"reason":"r","revokedAt":1772362800}`, "not valid JSON"},
-		{"revokedAt before 1970", `{"revoked":true,"reason":"r","revokedAt":"1969-12-31T23:59:59Z"}`, "outside 1970"},
-		{"revokedAt year 0", `{"revoked":true,"reason":"r","revokedAt":"0000-01-01T00:00:00Z"}`, "outside 1970"},
-		{"revokedAt past 9999 by its offset", `{"revoked":true,"reason":"r","revokedAt":"9999-12-31T23:00:00-02:00"}`, "outside 1970"},
+		{"revokedAt before 1970", `{"revoked":true,"reason":"r","revokedAt":"1969-12-31T23:59:59Z"}`, "the years 1970 to 9999"},
+		{"revokedAt just before 1970", `{"revoked":true,"reason":"r","revokedAt":"1969-12-31T23:59:59.999Z"}`, "the years 1970 to 9999"},
+		{"revokedAt year 0", `{"revoked":true,"reason":"r","revokedAt":"0000-01-01T00:00:00Z"}`, "the years 1970 to 9999"},
+		{"revokedAt past 9999 by its offset", `{"revoked":true,"reason":"r","revokedAt":"9999-12-31T23:00:00-02:00"}`, "the years 1970 to 9999"},
 		{"duplicate member", `{"revoked":true,"revoked":true,"reason":"r","revokedAt":"2026-03-01T11:00:00Z"}`, "not valid JSON"},
 		{"member in another case", `{"Revoked":true,"reason":"r","revokedAt":"2026-03-01T11:00:00Z"}`, "unknown"},
 		{"unknown member", `{"revoked":true,"reason":"r","revokedAt":"2026-03-01T11:00:00Z","until":"never"}`, "unknown"},
