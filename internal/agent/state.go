@@ -11,6 +11,8 @@ import (
 	"time"
 
 	json "github.com/go-json-experiment/json"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // The agent's memory in --state-dir: the latest time it saw and the newest
@@ -23,14 +25,13 @@ const (
 	maxStateSize = 64 << 10
 )
 
-// Bounds of the dates read from the state file. The latest time seen is kept
-// in Unix nanoseconds, which end in 2262; iat is a token date (up to 9999).
+// Bounds of the latest time seen read from the state file: it is kept in
+// Unix nanoseconds, which end in 2262. Each iat is a token date, bounded as
+// pkg/license bounds them (license.MaxUnixTime).
 var (
 	earliestSeen = time.Unix(0, 0).UTC()
 	latestSeen   = time.Unix(0, math.MaxInt64).UTC()
 )
-
-const latestIssuedAt = 253402300799 // 9999-12-31T23:59:59Z
 
 // stateJSON is the state file.
 type stateJSON struct {
@@ -82,7 +83,7 @@ func loadState(path string) (seen time.Time, tokens tokenMemory, err error) {
 		switch {
 		case t.Issuer == "" || t.Subject == "":
 			return time.Time{}, tokenMemory{}, fmt.Errorf("token #%d has no issuer or subject", i)
-		case t.IssuedAt < 1 || t.IssuedAt > latestIssuedAt:
+		case t.IssuedAt <= license.MinUnixTime || t.IssuedAt > license.MaxUnixTime:
 			return time.Time{}, tokenMemory{}, fmt.Errorf("token #%d: issuedAt %d is outside 1970 to 9999", i, t.IssuedAt)
 		}
 		if _, dup := tokens[t.key()]; dup {
