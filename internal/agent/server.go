@@ -182,21 +182,28 @@ func (a *Agent) serveFeature(w http.ResponseWriter, name string) {
 		writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: fail.Code, Message: fail.Message})
 		return
 	}
-	var grants []int
-	e := s.features[name]
-	if e != nil {
-		grants = e.grants
+	writeFeature(w, s, name, t)
+}
+
+// writeFeature answers for feature name at t from a token that stands at t.
+// pkg/license decides (Index.FeatureState) and explains.
+func writeFeature(w http.ResponseWriter, s *snapshot, name string, t time.Time) {
+	code := s.index.FeatureState(name, t)
+	if b := s.bodies[name]; b != nil {
+		switch code {
+		case license.CodeValid:
+			writeBody(w, http.StatusOK, b.valid)
+			return
+		case license.CodeInGracePeriod:
+			writeBody(w, http.StatusOK, b.grace)
+			return
+		}
 	}
-	switch entitlingState(s.claims, grants, t) {
-	case license.CodeValid:
-		writeBody(w, http.StatusOK, e.validBody)
-		return
-	case license.CodeInGracePeriod:
-		writeBody(w, http.StatusOK, e.graceBody)
+	if code.Entitling() { // not reached: an entitled feature has a body
+		writeJSON(w, http.StatusOK, featureResponse{Feature: name, Entitled: true, Code: code})
 		return
 	}
-	code, msg := denial(s, "feature", name, t)
-	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: msg})
+	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: denial(s, code, "feature", name, t)})
 }
 
 // quotaResponse is the body of /v1/quotas/{name}.
@@ -217,62 +224,31 @@ func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
 		writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: fail.Code, Message: fail.Message})
 		return
 	}
-	grants := quotaGrants(s.claims, name)
-	if state := entitlingState(s.claims, grants, t); state != "" {
+	code := s.index.QuotaState(name, t)
+	if code.Entitling() {
 		limit, _ := s.claims.Quota(name, t)
-		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: state})
+		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: code})
 		return
 	}
-	code, msg := denial(s, "quota", name, t)
 	status := http.StatusForbidden
-	if len(grants) == 0 && code == license.CodeFeatureNotEntitled {
+	if code == license.CodeFeatureNotEntitled && !s.quotas[name] {
 		status = http.StatusNotFound
 	}
-	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: msg})
+	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: denial(s, code, "quota", name, t)})
 }
 
-// entitlingState is the best entitling state among the licenses grants of c at
-// t: VALID, else IN_GRACE_PERIOD, else "" when none of them entitles. The
-// index only narrows which licenses to ask; whether one entitles is
-// pkg/license's rule (GrantState, Code.Entitling), as in Claims.Entitled.
-func entitlingState(c *license.Claims, grants []int, t time.Time) license.Code {
-	var best license.Code
-	for _, i := range grants {
-		state := c.GrantState(c.Licenses[i], t)
-		if !state.Entitling() {
-			continue
-		}
-		if state == license.CodeValid {
-			return state
-		}
-		best = state
+// denial explains code, a refusal of kind name at t: the state of the license
+// as a whole, or FEATURE_NOT_ENTITLED (quotas too) when only name is not
+// entitled. The texts are pkg/license's.
+func denial(s *snapshot, code license.Code, kind, name string, t time.Time) string {
+	switch {
+	case code != license.CodeFeatureNotEntitled:
+		return s.claims.Explain(code, t, nil)
+	case kind == "quota":
+		return s.claims.ExplainQuota(name, t)
+	default:
+		return s.claims.ExplainFeature(name, t)
 	}
-	return best
-}
-
-// quotaGrants are the indices of the licenses in c that declare quota name,
-// whatever their state.
-func quotaGrants(c *license.Claims, name string) []int {
-	var out []int
-	for i, g := range c.Licenses {
-		if _, ok := g.Quotas[name]; ok {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// denial explains why kind name is not entitled at t: the license as a whole
-// does not entitle (its own code), or the licenses carrying name do not
-// (FEATURE_NOT_ENTITLED, which covers quotas too). The texts are pkg/license's.
-func denial(s *snapshot, kind, name string, t time.Time) (license.Code, string) {
-	if code := s.claims.State(t); !code.Entitling() {
-		return code, s.claims.Explain(code, t, nil)
-	}
-	if kind == "quota" {
-		return license.CodeFeatureNotEntitled, s.claims.ExplainQuota(name, t)
-	}
-	return license.CodeFeatureNotEntitled, s.claims.ExplainFeature(name, t)
 }
 
 // licenseResponse is the body of /v1/license.

@@ -260,8 +260,9 @@ func TestMessagesComeFromPkgLicense(t *testing.T) {
 	}
 }
 
-// The feature index decides exactly as Claims.Entitled, at every instant that
-// matters: each boundary of each license, a nanosecond and a second either side.
+// The agent's answer for a feature is Claims.Entitled's, with Claims.FeatureState's
+// code, at every instant that matters: each boundary of each license, a
+// nanosecond and a second either side.
 func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
 	rng := rand.New(rand.NewPCG(10, 7))
 	names := []string{"a", "b", "c", "d"}
@@ -283,7 +284,8 @@ func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
 			}
 			c.Licenses = append(c.Licenses, g)
 		}
-		index := indexFeatures(c)
+		s := newSnapshot(inputs{}, "", nil, t0)
+		s.precompute(c)
 		var instants []time.Time
 		for _, g := range c.Licenses {
 			for _, sec := range []int64{g.StartsAt, g.ValidUntil, g.GraceUntil} {
@@ -293,14 +295,14 @@ func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
 		}
 		for _, at := range instants {
 			for _, name := range names {
-				var grants []int
-				if e := index[name]; e != nil {
-					grants = e.grants
-				}
-				state := entitlingState(c, grants, at)
-				if want := c.Entitled(name, at); (state != "") != want || (state != "" && !state.Entitling()) {
-					t.Fatalf("round %d, feature %q at %s: agent says %q, Claims.Entitled says %t; licenses %+v",
-						round, name, at.Format(time.RFC3339Nano), state, want, c.Licenses)
+				w := httptest.NewRecorder()
+				writeFeature(w, s, name, at)
+				var got featureResponse
+				must(t, json.Unmarshal(w.Body.Bytes(), &got))
+				entitled, code := c.Entitled(name, at), c.FeatureState(name, at)
+				if got.Entitled != entitled || got.Code != code || (w.Code == http.StatusOK) != entitled {
+					t.Fatalf("round %d, feature %q at %s: agent answers %d %+v; Claims.Entitled %t, FeatureState %s; licenses %+v",
+						round, name, at.Format(time.RFC3339Nano), w.Code, got, entitled, code, c.Licenses)
 				}
 			}
 		}

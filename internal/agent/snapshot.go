@@ -35,15 +35,17 @@ type snapshot struct {
 	// it has moved backwards (math.MinInt64 when iat is absent).
 	issuedAtFloor int64
 
-	// features indexes, per feature name, the licenses granting it, with the
-	// response bodies of the two entitling states already encoded.
-	features map[string]*featureEntry
+	// index answers the feature and quota checks by lookup; pkg/license decides.
+	index *license.Index
+	// bodies are the 200 answers of /v1/features/{name} in the two entitling
+	// states, encoded once per granted feature.
+	bodies map[string]*featureBodies
+	// quotas are the quota names some license declares, entitling or not.
+	quotas map[string]bool
 }
 
-type featureEntry struct {
-	grants    []int
-	validBody []byte
-	graceBody []byte
+type featureBodies struct {
+	valid, grace []byte
 }
 
 // buildSnapshot verifies in at the moment now through pkg/license.
@@ -99,7 +101,30 @@ func (s *snapshot) verify(cfg *Config) {
 	if claims.IssuedAt != 0 {
 		s.issuedAtFloor = saturatingNanos(claims.IssuedAt, -leeway)
 	}
-	s.features = indexFeatures(claims)
+	s.precompute(claims)
+}
+
+// precompute builds what requests read besides the claims: the index, the
+// encoded 200 answers and the declared quotas, so a feature check only looks
+// up and copies bytes.
+func (s *snapshot) precompute(c *license.Claims) {
+	s.claims = c
+	s.index = c.Index()
+	s.bodies = map[string]*featureBodies{}
+	s.quotas = map[string]bool{}
+	for _, g := range c.Licenses {
+		for _, name := range g.Features {
+			if s.bodies[name] == nil {
+				s.bodies[name] = &featureBodies{
+					valid: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
+					grace: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
+				}
+			}
+		}
+		for name := range g.Quotas {
+			s.quotas[name] = true
+		}
+	}
 }
 
 // resolveTrust picks the token and the key set out of the inputs, or says why
@@ -178,28 +203,6 @@ func asLicenseError(err error) *license.Error {
 		return e
 	}
 	return &license.Error{Code: license.CodeMalformed, Message: err.Error(), Err: err}
-}
-
-// indexFeatures lists, per feature, the licenses that grant it, and encodes the
-// 200 responses once so the feature check only copies bytes.
-func indexFeatures(c *license.Claims) map[string]*featureEntry {
-	out := map[string]*featureEntry{}
-	for i, g := range c.Licenses {
-		for _, name := range g.Features {
-			e := out[name]
-			if e == nil {
-				e = &featureEntry{
-					validBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
-					graceBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
-				}
-				out[name] = e
-			}
-			if len(e.grants) == 0 || e.grants[len(e.grants)-1] != i {
-				e.grants = append(e.grants, i)
-			}
-		}
-	}
-	return out
 }
 
 // lifetimeOK reports whether the token's nbf/exp admit the moment now (Unix ns),
