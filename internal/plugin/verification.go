@@ -3,6 +3,7 @@ package plugin
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -39,8 +40,9 @@ func verifyToken(token string, keys *license.KeySet, at time.Time, feature strin
 		return v.failed(err)
 	}
 	v.Code = claims.State(at)
-	if v.Code.Entitling() && feature != "" && !claims.Entitled(feature, at) {
-		v.Code = license.CodeFeatureNotEntitled
+	if feature != "" {
+		// The agent's rule: the state of the licenses granting the feature.
+		v.Code = claims.FeatureState(feature, at)
 	}
 	v.Valid = v.Code.Entitling()
 	v.Detail = describeState(v.Code, claims, at, feature)
@@ -103,9 +105,12 @@ func describeState(code license.Code, c *license.Claims, at time.Time, feature s
 	if code == license.CodeFeatureNotEntitled {
 		return c.ExplainFeature(feature, at)
 	}
-	s := c.Explain(code, at, func(t time.Time) string { return whenTime(t, at) })
-	if code.Entitling() && feature != "" {
-		s = fmt.Sprintf("feature %q granted; %s", feature, s)
+	when := func(t time.Time) string { return whenTime(t, at) }
+	if !code.Entitling() || feature == "" {
+		return c.Explain(code, at, when)
 	}
-	return s
+	// How long the feature lasts is the window of the licenses granting it.
+	granting := *c
+	granting.Licenses = slices.DeleteFunc(slices.Clone(c.Licenses), func(g license.Grant) bool { return !slices.Contains(g.Features, feature) })
+	return fmt.Sprintf("feature %q granted; %s", feature, granting.Explain(code, at, when))
 }

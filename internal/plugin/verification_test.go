@@ -45,6 +45,9 @@ func TestVerifyToken(t *testing.T) {
 	shortLived.Expiry = testNow.Add(-time.Hour).Unix()
 	extended := sampleClaims("licensing", "acme-db", "globex", testNow)
 	extended.Licenses[0].Features = append(extended.Licenses[0].Features, "analytics")
+	// "analytics" comes from an add-on in grace while main is valid.
+	addonInGrace := sampleClaims("licensing", "acme-db", "globex", testNow)
+	addonInGrace.Licenses[1].ValidUntil, addonInGrace.Licenses[1].GraceUntil = testNow.Add(-day).Unix(), testNow.Add(6*day).Unix()
 
 	tests := []struct {
 		name    string
@@ -62,6 +65,8 @@ func TestVerifyToken(t *testing.T) {
 			line: `VALID: licensee globex, product acme-db: feature "replication" granted; valid until`},
 		{name: "feature of the expired trial", token: good, at: testNow, feature: "analytics", code: license.CodeFeatureNotEntitled, claims: true,
 			line: `FEATURE_NOT_ENTITLED: licensee globex, product acme-db: feature "analytics" is granted only by licenses that do not entitle now: trial (EXPIRED)`},
+		{name: "feature of a license in grace", token: sign(addonInGrace, key), at: testNow, feature: "analytics", code: license.CodeInGracePeriod, claims: true,
+			line: `IN_GRACE_PERIOD: licensee globex, product acme-db: feature "analytics" granted; in the grace period until 2026-12-07T12:00:00Z (in 6d); renew the license`},
 		{name: "grace", token: good, at: testNow.Add(365 * day), code: license.CodeInGracePeriod, claims: true,
 			line: "IN_GRACE_PERIOD: licensee globex, product acme-db: in the grace period until 2027-12-07T12:00:00Z (in 6d); renew the license"},
 		{name: "expired", token: good, at: testNow.Add(400 * day), code: license.CodeExpired, claims: true,
