@@ -62,7 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		}
 	}
 	if host, _, _ := net.SplitHostPort(cfg.Listen); !isLoopback(host) {
-		log.Warn("the license API listens beyond localhost; anyone who can reach it can read the license", "listen", cfg.Listen)
+		log.Warn("the license API listens beyond localhost; anyone who can reach it can read the license, "+
+			"and it answers only requests whose Host is localhost, a loopback address or an --allowed-host", "listen", cfg.Listen, "allowedHosts", cfg.AllowedHosts)
 	}
 	log.Info("license-agent serving", "listen", api.Addr().String(), "probeListen", cfg.ProbeListen,
 		"licenseDir", cfg.LicenseDir, "bundle", cfg.BundleFile, "jwks", cfg.JWKSFile, "trustBundledKeys", cfg.TrustBundledKeys)

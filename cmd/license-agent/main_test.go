@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,7 @@ func TestConfigurationErrorsExitWithCode2(t *testing.T) {
 		"no trust anchor":    {[]string{"--license-dir", t.TempDir()}, "no trust anchor: set --jwks"},
 		"missing dir":        {[]string{"--jwks", jwks, "--license-dir", "/nonexistent/license"}, "--license-dir=/nonexistent/license"},
 		"missing jwks":       {[]string{"--jwks", "/nonexistent/jwks.json", "--license-dir", t.TempDir()}, "--jwks"},
+		"missing state dir":  {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--state-dir", "/nonexistent/state"}, "--state-dir=/nonexistent/state"},
 		"address in use":     {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--listen", busy.Addr().String()}, "cannot listen on --listen"},
 		"probe address used": {[]string{"--jwks", jwks, "--license-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--probe-listen", busy.Addr().String()}, "cannot listen on --probe-listen"},
 	} {
@@ -74,40 +76,29 @@ func TestHelpExitsZero(t *testing.T) {
 
 // The agent starts without a token mounted, serves, and stops cleanly.
 func TestServesUntilCancelled(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-
 	jwks := writeJWKS(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var code int
-	var stderr syncBuilder
+	stderr := newSyncBuilder()
 	wg.Go(func() {
-		code = run(ctx, []string{"--license-dir", t.TempDir(), "--listen", addr}, func(k string) string {
+		code = run(ctx, []string{"--license-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, func(k string) string {
 			if k == "LICENSE_AGENT_JWKS" {
 				return jwks
 			}
 			return ""
-		}, &stderr)
+		}, stderr)
 	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusServiceUnavailable {
-				t.Errorf("readyz without a license: %d, want 503", resp.StatusCode)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("agent did not serve: %v; stderr %s", err, stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	// The listener accepts (into its backlog) before the agent logs that it
+	// serves, so the logged address can be asked at once.
+	addr := stderr.waitFor(regexp.MustCompile(`msg="license-agent serving" listen=(\S+)`))[1]
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatalf("agent does not serve on %s: %v; stderr %s", addr, err, stderr.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("readyz without a license: %d, want 503", resp.StatusCode)
 	}
 	cancel()
 	wg.Wait()
@@ -119,20 +110,40 @@ func TestServesUntilCancelled(t *testing.T) {
 	}
 }
 
-// syncBuilder is a strings.Builder safe for the logger's goroutines.
+// syncBuilder is a strings.Builder safe for the logger's goroutines, which
+// signals each write so a test can wait for a log line instead of polling.
 type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu    sync.Mutex
+	b     strings.Builder
+	wrote chan struct{}
 }
+
+func newSyncBuilder() *syncBuilder { return &syncBuilder{wrote: make(chan struct{}, 1)} }
 
 func (s *syncBuilder) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.b.Write(p)
+	n, err := s.b.Write(p)
+	select {
+	case s.wrote <- struct{}{}:
+	default:
+	}
+	return n, err
 }
 
 func (s *syncBuilder) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// waitFor blocks until the output matches re and returns the submatches; a
+// hang is ended by go test's -timeout.
+func (s *syncBuilder) waitFor(re *regexp.Regexp) []string {
+	for {
+		if m := re.FindStringSubmatch(s.String()); m != nil {
+			return m
+		}
+		<-s.wrote
+	}
 }

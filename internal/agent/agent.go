@@ -20,10 +20,18 @@ type Agent struct {
 	now     func() time.Time
 	metrics *metrics
 
+	// allowedHosts are the --allowed-host names, normalized.
+	allowedHosts map[string]bool
+
 	snap atomic.Pointer[snapshot]
 	// mu serialises reloads and re-verifications, so a slow reload never
-	// publishes an older snapshot over a newer one.
+	// publishes an older snapshot over a newer one. It guards the fields below.
 	mu sync.Mutex
+	// tokens is the newest token seen per licensee: an older one is superseded.
+	tokens tokenMemory
+	// tokensChanged and savedSeen say what --state-dir does not hold yet.
+	tokensChanged bool
+	savedSeen     int64
 
 	// lastSeen is the latest wall clock observed, in Unix nanoseconds; the clock
 	// reading earlier than this (minus the leeway) has moved backwards.
@@ -40,7 +48,10 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now}
+	a := &Agent{cfg: cfg, log: cfg.Logger, now: cfg.Now, tokens: tokenMemory{}, allowedHosts: map[string]bool{}}
+	for _, h := range cfg.AllowedHosts {
+		a.allowedHosts[h] = true
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -58,6 +69,11 @@ func New(cfg Config) (*Agent, error) {
 		}
 	}
 	a.lastSeen.Store(a.now().UnixNano())
+	if cfg.StateDir != "" {
+		if err := a.restoreState(); err != nil {
+			return nil, err
+		}
+	}
 	a.metrics = newMetrics(a)
 	a.Reload()
 	return a, nil
@@ -72,9 +88,33 @@ func (a *Agent) Reload() bool {
 	if cur := a.snap.Load(); cur != nil && cur.in == in {
 		return false
 	}
-	a.publish(buildSnapshot(&a.cfg, in, a.now()))
+	a.publish(a.admit(buildSnapshot(&a.cfg, in, a.now())))
 	a.metrics.reloads.Inc()
 	return true
+}
+
+// admit refuses a verified token older than one already seen for the same
+// licensee, and remembers it when it is the newest; the caller holds mu.
+func (a *Agent) admit(s *snapshot) *snapshot {
+	if s.claims == nil {
+		return s
+	}
+	newer, changed := a.tokens.admit(s.claims)
+	if newer != nil {
+		return s.refused(supersededError(s.claims, newer))
+	}
+	if changed {
+		a.tokensChanged = true
+		_ = a.saveState(false) // logged; the memory in this process still holds
+	}
+	return s
+}
+
+// persist writes --state-dir if the latest time seen or the tokens moved.
+func (a *Agent) persist(force bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_ = a.saveState(force) // logged
 }
 
 // reverify verifies the current token again at t, when its lifetime verdict
@@ -84,7 +124,7 @@ func (a *Agent) reverify(t time.Time) *snapshot {
 	defer a.mu.Unlock()
 	s := a.snap.Load()
 	if s.stale(t.UnixNano()) {
-		s = s.reverified(&a.cfg, t)
+		s = a.admit(s.reverified(&a.cfg, t))
 		a.publish(s)
 	}
 	return s
@@ -184,47 +224,7 @@ func (a *Agent) evaluate(t time.Time) (*snapshot, verdict) {
 		return s, verdict{code: fail.Code, message: fail.Message}
 	}
 	code := s.claims.State(t)
-	return s, verdict{valid: code.Entitling(), code: code, message: stateMessage(s.claims, code, t)}
-}
-
-// stateMessage explains the state of the licenses in c at t to a person.
-func stateMessage(c *license.Claims, code license.Code, t time.Time) string {
-	switch code {
-	case license.CodeValid:
-		if end := c.ExpiresAt(); !end.IsZero() {
-			return "license is valid; entitled until " + formatTime(end)
-		}
-		return "license is valid"
-	case license.CodeInGracePeriod:
-		var graceEnd int64
-		for _, g := range c.Licenses {
-			if c.GrantState(g, t) == license.CodeInGracePeriod {
-				graceEnd = max(graceEnd, g.GraceUntil)
-			}
-		}
-		return fmt.Sprintf("license period has ended; still entitled during the grace period until %s, renew the license", formatTime(time.Unix(graceEnd, 0)))
-	case license.CodeNotYetValid:
-		var start int64
-		for _, g := range c.Licenses {
-			if c.GrantState(g, t) == license.CodeNotYetValid && (start == 0 || g.StartsAt < start) {
-				start = g.StartsAt
-			}
-		}
-		return fmt.Sprintf("no license has started yet; the first starts at %s", formatTime(time.Unix(start, 0)))
-	case license.CodeSuspended:
-		if c.Licensee.Suspended {
-			return fmt.Sprintf("licensee %q is suspended; contact the vendor", c.Licensee.Name)
-		}
-		return "every license is suspended; contact the vendor"
-	default:
-		if len(c.Licenses) == 0 {
-			return "the token holds no licenses; nothing is entitled"
-		}
-		if end := c.ExpiresAt(); !end.IsZero() {
-			return fmt.Sprintf("license expired at %s; renew the license", formatTime(end))
-		}
-		return "license has expired; renew the license"
-	}
+	return s, verdict{valid: code.Entitling(), code: code, message: s.claims.Explain(code, t, nil)}
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -11,16 +11,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-// watch runs the agent's watch loop for the rest of the test.
-func (f *fixture) watch() {
+// watch runs the agent's watch loop until stop is called, or the test ends.
+func (f *fixture) watch() (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { f.agent.Watch(ctx) })
-	f.t.Cleanup(func() { cancel(); wg.Wait() })
+	stop = func() { cancel(); wg.Wait() }
+	f.t.Cleanup(stop)
+	return stop
 }
 
 func (f *fixture) serial() string {
@@ -38,7 +41,7 @@ func TestReloadsWhenKubeletSwapsTheSecret(t *testing.T) {
 	c := testClaims("serial-2")
 	c.Licenses[0].Features = []string{"replication", "backup", "sharding"}
 	f.setToken(f.issuer.sign(t, c))
-	eventually(t, "the agent serves the swapped token", func() bool { return f.serial() == "serial-2" })
+	f.waitUntil("the agent serves the swapped token", func() bool { return f.serial() == "serial-2" })
 	f.get("/v1/features/sharding").expect(t, http.StatusOK, "VALID")
 	if got := f.metric("license_agent_reloads_total"); got != "2" {
 		t.Errorf("reloads_total %s, want 2 (start + swap)", got)
@@ -69,7 +72,7 @@ func TestReloadsWhenTheTrustAnchorRotates(t *testing.T) {
 	must(t, err)
 	f.keys.update(map[string][]byte{"jwks.json": both})
 	f.license.update(map[string][]byte{licenseTokenFile: next.sign(t, testClaims("new-key"))})
-	eventually(t, "the token signed with the rotated key is served", func() bool { return f.serial() == "new-key" })
+	f.waitUntil("the token signed with the rotated key is served", func() bool { return f.serial() == "new-key" })
 	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }
 
@@ -239,7 +242,7 @@ func TestLicenseLapsesWithoutReload(t *testing.T) {
 
 	f.clock.Add(7 * day)
 	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, "EXPIRED")
-	if !strings.Contains(r.message(), "expired at 2027-01-07T12:00:00Z") {
+	if !strings.Contains(r.message(), "the last at 2027-01-07T12:00:00Z") {
 		t.Fatalf("message %q does not say when", r.message())
 	}
 	f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, "EXPIRED")
@@ -321,7 +324,7 @@ func TestMissingTokenAtStartIsServedUntilItAppears(t *testing.T) {
 	f.get(pathHealthz)
 
 	f.setToken(f.issuer.sign(t, testClaims("late")))
-	eventually(t, "ready once the token is mounted", func() bool { return f.get(pathReadyz).status == http.StatusOK })
+	f.waitUntil("ready once the token is mounted", func() bool { return f.get(pathReadyz).status == http.StatusOK })
 	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }
 
@@ -420,4 +423,103 @@ func TestNewRefusesBadMounts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// revokedSecret is the license Secret's data once the operator has removed the
+// token: license.json says why, jwks.json stays.
+func revokedSecret(t testing.TB, is issuer, reason string, at time.Time) map[string][]byte {
+	t.Helper()
+	content, err := issuance.RevokedContent(issuance.Desired{
+		Claims: *testClaims("gone"), Revoke: true, RevokeReason: reason, Now: at,
+	}, is.jwks(t))
+	must(t, err)
+	return content.Data
+}
+
+func TestRevokedLicense(t *testing.T) {
+	for name, trustBundled := range map[string]bool{"pinned anchor": false, "bundled keys": true} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, testClaims("s"), func(f *fixture, c *Config) {
+				if trustBundled {
+					c.JWKSFile, c.TrustBundledKeys = "", true
+				}
+			})
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+			reason := "License main expired on 2026-11-30 and onExpiry is Revoke"
+			f.license.update(revokedSecret(t, f.issuer, reason, t0.Add(-time.Hour)))
+			if !f.agent.Reload() {
+				t.Fatal("Reload did not publish the revocation")
+			}
+			code := string(license.CodeRevoked)
+			r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, code)
+			for _, part := range []string{reason, "2026-12-01T11:00:00Z", `licensee "globex"`} {
+				if !strings.Contains(r.message(), part) {
+					t.Errorf("message %q does not mention %q", r.message(), part)
+				}
+			}
+			f.get("/v1/quotas/nodes").expect(t, http.StatusForbidden, code)
+			f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, code)
+			if lic := f.get(pathLicense).expect(t, http.StatusOK, code); lic.body["valid"] != false || lic.body["serial"] != nil {
+				t.Errorf("revoked license reported as %s", lic.raw)
+			}
+			if got := f.metric(`license_agent_verification_failures_total{code="REVOKED"}`); got != "1" {
+				t.Errorf("failures{REVOKED} = %q, want 1", got)
+			}
+
+			// A new token ends the revocation.
+			f.setToken(f.issuer.sign(t, claimsAt("renewed", t0.Add(time.Minute))))
+			f.agent.Reload()
+			f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+		})
+	}
+}
+
+func TestLicenseJSONWithoutTokenIsNotARevocation(t *testing.T) {
+	f := newFixture(t, nil)
+	f.license.update(map[string][]byte{"license.json": []byte(`{"iss":"x","sub":"globex"}`)})
+	f.agent.Reload()
+	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, string(license.CodeMalformed))
+	for _, part := range []string{f.license.path(licenseTokenFile) + " does not exist", "license.json is not valid JSON for a revocation notice"} {
+		if !strings.Contains(r.message(), part) {
+			t.Errorf("message %q does not mention %q", r.message(), part)
+		}
+	}
+}
+
+// An older token of the same licensee put back in place of a newer one (the
+// pre-suspension token, say) is refused as superseded, with REVOKED.
+func TestOlderTokenIsRefusedAsSuperseded(t *testing.T) {
+	f := newFixture(t, testClaims("newer"))
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+
+	older := claimsAt("older", t0.Add(-time.Hour)) // issued two hours before t0
+	f.setToken(f.issuer.sign(t, older))
+	f.agent.Reload()
+	r := f.get("/v1/features/backup").expect(t, http.StatusForbidden, string(license.CodeRevoked))
+	for _, part := range []string{"superseded", `serial "older"`, `serial "newer"`, "2026-12-01T10:00:00Z", "2026-12-01T11:00:00Z"} {
+		if !strings.Contains(r.message(), part) {
+			t.Errorf("message %q does not mention %q", r.message(), part)
+		}
+	}
+	f.get(pathReadyz).expect(t, http.StatusServiceUnavailable, string(license.CodeRevoked))
+	if lic := f.get(pathLicense).expect(t, http.StatusOK, string(license.CodeRevoked)); lic.body["serial"] != nil {
+		t.Errorf("superseded token still described: %s", lic.raw)
+	}
+
+	// The newer token, or one issued in the same second, is served again.
+	sameSecond := testClaims("same-second")
+	f.setToken(f.issuer.sign(t, sameSecond))
+	f.agent.Reload()
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
+	if got := f.serial(); got != "same-second" {
+		t.Fatalf("serial %q, want same-second", got)
+	}
+
+	// Another licensee's older token is not superseded by this one's.
+	other := claimsAt("other", t0.Add(-time.Hour))
+	other.Subject, other.Licensee.Name = "initech", "initech"
+	f.setToken(f.issuer.sign(t, other))
+	f.agent.Reload()
+	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }

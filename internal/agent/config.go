@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -15,10 +16,11 @@ import (
 )
 
 // Names inside the mounted license Secret. They are the values of
-// v1alpha1.LicenseTokenKey and v1alpha1.JWKSKey, copied so the agent does not
-// pull in the Kubernetes API packages.
+// v1alpha1.LicenseTokenKey, LicenseJSONKey and JWKSKey, copied so the agent
+// does not pull in the Kubernetes API packages.
 const (
 	licenseTokenFile = "license.jwt"
+	licenseJSONFile  = "license.json"
 	bundledJWKSFile  = "jwks.json"
 )
 
@@ -61,6 +63,12 @@ type Config struct {
 	RecheckInterval time.Duration
 	// Debounce collapses the burst of events of one kubelet update into one reload.
 	Debounce time.Duration
+	// AllowedHosts are names (or addresses) the API answers to in the Host
+	// header, besides localhost and loopback addresses.
+	AllowedHosts []string
+	// StateDir, when set, keeps the latest time and the newest token seen
+	// across restarts (an emptyDir of the pod).
+	StateDir string
 
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
@@ -93,6 +101,17 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.BoolVar(&cfg.ReadyAlways, "ready-always", false, "report ready even when the license is not valid")
 	fs.DurationVar(&cfg.Leeway, "leeway", license.DefaultLeeway, "clock skew tolerated on the token lifetime and before reporting a clock that moved backwards")
 	fs.DurationVar(&cfg.RecheckInterval, "recheck-interval", 30*time.Second, "periodic re-read of the mounted files, in case a file event was missed")
+	// The names from LICENSE_AGENT_ALLOWED_HOST are replaced, not added to, by
+	// --allowed-host on the command line: a flag wins over its variable.
+	var hostsFromEnv bool
+	fs.Func("allowed-host", "a name (or address) applications use to reach --listen, accepted in the Host header besides localhost and loopback addresses; repeat it, or separate names with commas", func(v string) error {
+		if hostsFromEnv {
+			cfg.AllowedHosts, hostsFromEnv = nil, false
+		}
+		cfg.AllowedHosts = append(cfg.AllowedHosts, strings.Split(v, ",")...)
+		return nil
+	})
+	fs.StringVar(&cfg.StateDir, "state-dir", "", "optional writable directory (an emptyDir) where the agent remembers the latest time and the newest token it saw, so a restart detects a clock set back and an older token put back")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: license-agent [flags]\n\nServes the mounted kubelicense license on localhost. Every flag can also be set\nas %s<FLAG> (upper case, '-' as '_'), e.g. %sJWKS.\n\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
@@ -101,6 +120,7 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	if err := applyEnv(fs, getenv); err != nil {
 		return Config{}, err
 	}
+	hostsFromEnv = len(cfg.AllowedHosts) > 0
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -162,6 +182,13 @@ func (c *Config) complete() error {
 	if c.Issuer != "" && !strings.HasPrefix(c.Issuer, license.IssuerPrefix) {
 		return fmt.Errorf("--issuer=%q does not look like a kubelicense issuer: use %s<namespace>/<product>", c.Issuer, license.IssuerPrefix)
 	}
+	for i, h := range c.AllowedHosts {
+		name, err := normalizeAllowedHost(h)
+		if err != nil {
+			return err
+		}
+		c.AllowedHosts[i] = name
+	}
 	if err := checkListen("--listen", c.Listen); err != nil {
 		return err
 	}
@@ -189,7 +216,25 @@ func (c *Config) complete() error {
 			return fmt.Errorf("--jwks: %w", err)
 		}
 	}
+	if c.StateDir != "" {
+		if c.StateDir, err = filepath.Abs(c.StateDir); err != nil {
+			return fmt.Errorf("--state-dir: %w", err)
+		}
+	}
 	return nil
+}
+
+// normalizeAllowedHost is an --allowed-host value as the Host check compares
+// it: a name in lower case without a trailing dot, or an IP address.
+func normalizeAllowedHost(h string) (string, error) {
+	name := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(h)), ".")
+	if addr, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return addr.Unmap().String(), nil
+	}
+	if name == "" || strings.ContainsAny(name, ":/@*[] ") {
+		return "", fmt.Errorf("--allowed-host=%q is not a host name or IP address: give the name alone, without scheme, port or wildcard, e.g. --allowed-host=acme-db-agent.shop.svc", h)
+	}
+	return name, nil
 }
 
 func checkListen(flagName, addr string) error {

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,11 +27,36 @@ func TestParseConfigDefaultsAndEnvironment(t *testing.T) {
 		"LICENSE_AGENT_LISTEN":       "127.0.0.1:7000", // the flag wins
 		"LICENSE_AGENT_READY_ALWAYS": "true",
 		"LICENSE_AGENT_PRODUCT":      "acme-db",
+		"LICENSE_AGENT_STATE_DIR":    "/var/run/license-agent",
 	}), io.Discard)
 	must(t, err)
 	if cfg.LicenseDir != "/mnt/license" || cfg.JWKSFile != "/mnt/keys/jwks.json" || cfg.Listen != "127.0.0.1:9000" ||
-		!cfg.ReadyAlways || cfg.Product != "acme-db" {
+		!cfg.ReadyAlways || cfg.Product != "acme-db" || cfg.StateDir != "/var/run/license-agent" {
 		t.Fatalf("from the environment: %+v", cfg)
+	}
+}
+
+func TestParseConfigAllowedHosts(t *testing.T) {
+	cfg, err := ParseConfig([]string{"--jwks=/k", "--allowed-host=Agent.Shop.svc.,10.0.0.5", "--allowed-host", "[FD00::5]"}, envOf(nil), io.Discard)
+	must(t, err)
+	if want := []string{"agent.shop.svc", "10.0.0.5", "fd00::5"}; !slices.Equal(cfg.AllowedHosts, want) {
+		t.Errorf("AllowedHosts %q, want %q", cfg.AllowedHosts, want)
+	}
+	env := envOf(map[string]string{"LICENSE_AGENT_ALLOWED_HOST": "a.example,b.example"})
+	cfg, err = ParseConfig([]string{"--jwks=/k"}, env, io.Discard)
+	must(t, err)
+	if want := []string{"a.example", "b.example"}; !slices.Equal(cfg.AllowedHosts, want) {
+		t.Errorf("from the environment: %q, want %q", cfg.AllowedHosts, want)
+	}
+	cfg, err = ParseConfig([]string{"--jwks=/k", "--allowed-host=c.example"}, env, io.Discard)
+	must(t, err)
+	if want := []string{"c.example"}; !slices.Equal(cfg.AllowedHosts, want) {
+		t.Errorf("flag over environment: %q, want %q", cfg.AllowedHosts, want)
+	}
+	for _, bad := range []string{"http://agent", "agent:8089", "*.shop.svc", "", "a,,b", "user@agent"} {
+		if _, err := ParseConfig([]string{"--jwks=/k", "--allowed-host=" + bad}, envOf(nil), io.Discard); err == nil || !strings.Contains(err.Error(), "--allowed-host") {
+			t.Errorf("--allowed-host=%q: error %v, want one naming --allowed-host", bad, err)
+		}
 	}
 }
 
@@ -73,7 +99,7 @@ func TestParseConfigHelp(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("err %v, want ErrHelp", err)
 	}
-	for _, w := range []string{"-license-dir", "-jwks", "-trust-bundled-keys", "LICENSE_AGENT_"} {
+	for _, w := range []string{"-license-dir", "-jwks", "-trust-bundled-keys", "-state-dir", "-allowed-host", "LICENSE_AGENT_"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("usage does not mention %s:\n%s", w, out.String())
 		}

@@ -2,15 +2,18 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,6 +191,10 @@ type fixture struct {
 	keys    *kubeletVolume
 	agent   *Agent
 	server  *httptest.Server
+	cfg     Config
+	// logged receives a signal after each log record of the agent; see waitUntil.
+	logged chan struct{}
+	logs   *testLogHandler
 }
 
 type fixtureOption func(*fixture, *Config)
@@ -196,7 +203,8 @@ type fixtureOption func(*fixture, *Config)
 // token signed for claims (no token at all when claims is nil).
 func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fixture {
 	t.Helper()
-	f := &fixture{t: t, issuer: newIssuer(t), clock: newClock(t0)}
+	f := &fixture{t: t, issuer: newIssuer(t), clock: newClock(t0), logged: make(chan struct{}, 1)}
+	f.logs = &testLogHandler{signal: f.logged}
 	files := map[string][]byte{}
 	if claims != nil {
 		files[licenseTokenFile] = f.issuer.sign(t, claims)
@@ -212,6 +220,7 @@ func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fi
 		RecheckInterval: time.Hour, // tests that need a reload ask for it, or rely on events
 		Debounce:        10 * time.Millisecond,
 		Now:             f.clock.Now,
+		Logger:          slog.New(f.logs),
 	}
 	for _, o := range opts {
 		o(f, &cfg)
@@ -220,10 +229,27 @@ func newFixture(t testing.TB, claims *license.Claims, opts ...fixtureOption) *fi
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.agent = a
+	f.agent, f.cfg = a, cfg
 	f.server = httptest.NewServer(a.Handler())
 	t.Cleanup(f.server.Close)
 	return f
+}
+
+// withStateDir gives the agent a --state-dir.
+func withStateDir(dir string) fixtureOption {
+	return func(_ *fixture, c *Config) { c.StateDir = dir }
+}
+
+// restart replaces the agent with a new one on the same configuration, as a
+// container restart does, and serves it at the same address.
+func (f *fixture) restart() {
+	f.t.Helper()
+	a, err := New(f.cfg)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.agent = a
+	f.server.Config.Handler = a.Handler()
 }
 
 // setToken publishes a new generation of the license Secret.
@@ -288,16 +314,49 @@ func (f *fixture) metric(name string) string {
 	return ""
 }
 
-// eventually polls cond until it holds or a few seconds pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+// waitUntil blocks until cond holds, checking it again after each log record
+// of the agent: every snapshot the agent publishes is logged, so the test wakes
+// on the agent's own events instead of polling. A hang is ended by go test's
+// -timeout, with the goroutine dump pointing here.
+func (f *fixture) waitUntil(what string, cond func() bool) {
+	f.t.Helper()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
+		f.t.Logf("waiting until %s", what)
+		<-f.logged
 	}
+}
+
+// testLogHandler keeps the agent's log messages and signals each record: a
+// buffered channel of one and a non-blocking send, so a record logged between a
+// check and the wait is not lost, and the agent never blocks on its logger.
+type testLogHandler struct {
+	signal chan struct{}
+	mu     sync.Mutex
+	lines  []string
+}
+
+func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *testLogHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *testLogHandler) WithGroup(string) slog.Handler            { return h }
+
+func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
+	line := r.Level.String() + " " + r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	h.mu.Lock()
+	h.lines = append(h.lines, line)
+	h.mu.Unlock()
+	select {
+	case h.signal <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// text is everything logged so far, one record a line.
+func (h *testLogHandler) text() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.lines, "\n")
 }
 
 func stringsOf(v any) []string {

@@ -39,7 +39,7 @@ func newMetrics(a *Agent) *metrics {
 	}
 	// Export the codes verification can produce at zero, so rate() and alerts
 	// work before the first failure.
-	for _, c := range []license.Code{license.CodeMalformed, license.CodeUnknownKey, license.CodeSignatureInvalid, license.CodeExpired, license.CodeNotYetValid} {
+	for _, c := range []license.Code{license.CodeMalformed, license.CodeUnknownKey, license.CodeSignatureInvalid, license.CodeExpired, license.CodeNotYetValid, license.CodeRevoked} {
 		m.failures.WithLabelValues(string(c))
 	}
 	// Gauges are computed at scrape time, like every request: a license lapses

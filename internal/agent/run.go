@@ -94,6 +94,7 @@ func (a *Agent) Watch(ctx context.Context) {
 
 	_, v := a.evaluate(a.now())
 	lastCode := v.code
+	defer a.persist(true) // the latest time seen, on the way out
 	for {
 		select {
 		case <-ctx.Done():
@@ -126,6 +127,7 @@ func (a *Agent) Watch(ctx context.Context) {
 			a.logVerdict(v)
 			lastCode = v.code
 		}
+		a.persist(false)
 	}
 }
 

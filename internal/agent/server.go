@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -25,6 +26,7 @@ const (
 const (
 	codeNotFound         = "NOT_FOUND"
 	codeMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	codeHostNotAllowed   = "HOST_NOT_ALLOWED"
 	codeInternal         = "INTERNAL"
 )
 
@@ -39,6 +41,10 @@ func (a *Agent) Handler() http.Handler { return http.HandlerFunc(a.serveAPI) }
 // kubelet and Prometheus can reach without exposing the license API.
 func (a *Agent) ProbeHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodConnect {
+			readOnly(w, r)
+			return
+		}
 		if !a.serveProbe(w, r) {
 			writeError(w, http.StatusNotFound, codeNotFound, fmt.Sprintf(
 				"no endpoint %s here; this address serves only %s, %s and %s, the license API is on --listen",
@@ -50,8 +56,16 @@ func (a *Agent) ProbeHandler() http.Handler {
 // serveAPI routes by hand: the feature check is the hot path, and a prefix test
 // is cheaper than a pattern mux; it also keeps every 404 and 405 in JSON.
 func (a *Agent) serveAPI(w http.ResponseWriter, r *http.Request) {
+	if !a.hostAllowed(r.Host) {
+		writeError(w, http.StatusMisdirectedRequest, codeHostNotAllowed, fmt.Sprintf(
+			"Host %q is not served here: the agent answers only localhost, loopback addresses and --allowed-host names, so that a web page cannot reach it through DNS rebinding; "+
+				"if applications call the agent by this name, start it with --allowed-host=%s", r.Host, hostOf(r.Host)))
+		return
+	}
 	path := r.URL.Path
 	switch {
+	case r.Method == http.MethodConnect:
+		readOnly(w, r)
 	case strings.HasPrefix(path, prefixFeatures):
 		if name, ok := pathName(w, r, prefixFeatures); ok {
 			a.serveFeature(w, name)
@@ -109,8 +123,46 @@ func readOnly(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	w.Header()["Allow"] = []string{"GET, HEAD"}
-	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; the agent is read-only, use GET", r.Method, r.URL.Path))
+	target := r.URL.Path
+	if r.Method == http.MethodConnect {
+		target = r.Host // CONNECT names a tunnel's end, not a path
+	}
+	writeError(w, http.StatusMethodNotAllowed, codeMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s; the agent is read-only, use GET", r.Method, target))
 	return false
+}
+
+// hostAllowed admits a Host header naming localhost, a loopback address or an
+// --allowed-host. A page that rebinds its own name to 127.0.0.1 still has the
+// browser send that name, so refusing it keeps web pages out; other clients
+// (HTTP/1.0 without Host) are not browsers.
+func (a *Agent) hostAllowed(hostport string) bool {
+	if hostport == "" {
+		return true
+	}
+	host := strings.TrimSuffix(hostOf(hostport), ".")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		addr = addr.Unmap()
+		return addr.IsLoopback() || a.allowedHosts[addr.WithZone("").String()]
+	}
+	return len(a.allowedHosts) > 0 && a.allowedHosts[strings.ToLower(host)]
+}
+
+// hostOf is the host of a Host header: without the port, and without the
+// brackets of an IPv6 address.
+func hostOf(hostport string) string {
+	if rest, ok := strings.CutPrefix(hostport, "["); ok {
+		if end := strings.IndexByte(rest, ']'); end >= 0 {
+			return rest[:end]
+		}
+		return hostport
+	}
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && strings.IndexByte(hostport, ':') == i {
+		return hostport[:i]
+	}
+	return hostport // a name, an IPv4 address or a bare IPv6 address
 }
 
 // featureResponse is the body of /v1/features/{name}.
@@ -130,21 +182,28 @@ func (a *Agent) serveFeature(w http.ResponseWriter, name string) {
 		writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: fail.Code, Message: fail.Message})
 		return
 	}
-	var grants []int
-	e := s.features[name]
-	if e != nil {
-		grants = e.grants
+	writeFeature(w, s, name, t)
+}
+
+// writeFeature answers for feature name at t from a token that stands at t.
+// pkg/license decides (Index.FeatureState) and explains.
+func writeFeature(w http.ResponseWriter, s *snapshot, name string, t time.Time) {
+	code := s.index.FeatureState(name, t)
+	if b := s.bodies[name]; b != nil {
+		switch code {
+		case license.CodeValid:
+			writeBody(w, http.StatusOK, b.valid)
+			return
+		case license.CodeInGracePeriod:
+			writeBody(w, http.StatusOK, b.grace)
+			return
+		}
 	}
-	switch entitlingState(s.claims, grants, t) {
-	case license.CodeValid:
-		writeBody(w, http.StatusOK, e.validBody)
-		return
-	case license.CodeInGracePeriod:
-		writeBody(w, http.StatusOK, e.graceBody)
+	if code.Entitling() { // not reached: an entitled feature has a body
+		writeJSON(w, http.StatusOK, featureResponse{Feature: name, Entitled: true, Code: code})
 		return
 	}
-	code, msg := denial(s, "feature", name, grants, t)
-	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: msg})
+	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: denial(s, code, "feature", name, t)})
 }
 
 // quotaResponse is the body of /v1/quotas/{name}.
@@ -165,63 +224,31 @@ func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
 		writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: fail.Code, Message: fail.Message})
 		return
 	}
-	grants := quotaGrants(s.claims, name)
-	if state := entitlingState(s.claims, grants, t); state != "" {
+	code := s.index.QuotaState(name, t)
+	if code.Entitling() {
 		limit, _ := s.claims.Quota(name, t)
-		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: state})
+		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: code})
 		return
 	}
-	code, msg := denial(s, "quota", name, grants, t)
 	status := http.StatusForbidden
-	if len(grants) == 0 && code == license.CodeFeatureNotEntitled {
+	if code == license.CodeFeatureNotEntitled && !s.quotas[name] {
 		status = http.StatusNotFound
 	}
-	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: msg})
+	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: denial(s, code, "quota", name, t)})
 }
 
-// entitlingState is the best entitling state among the licenses grants of c at
-// t: VALID, else IN_GRACE_PERIOD, else "" when none of them entitles.
-func entitlingState(c *license.Claims, grants []int, t time.Time) license.Code {
-	var best license.Code
-	for _, i := range grants {
-		switch c.GrantState(c.Licenses[i], t) {
-		case license.CodeValid:
-			return license.CodeValid
-		case license.CodeInGracePeriod:
-			best = license.CodeInGracePeriod
-		}
+// denial explains code, a refusal of kind name at t: the state of the license
+// as a whole, or FEATURE_NOT_ENTITLED (quotas too) when only name is not
+// entitled. The texts are pkg/license's.
+func denial(s *snapshot, code license.Code, kind, name string, t time.Time) string {
+	switch {
+	case code != license.CodeFeatureNotEntitled:
+		return s.claims.Explain(code, t, nil)
+	case kind == "quota":
+		return s.claims.ExplainQuota(name, t)
+	default:
+		return s.claims.ExplainFeature(name, t)
 	}
-	return best
-}
-
-// quotaGrants are the indices of the licenses in c that declare quota name,
-// whatever their state.
-func quotaGrants(c *license.Claims, name string) []int {
-	var out []int
-	for i, g := range c.Licenses {
-		if _, ok := g.Quotas[name]; ok {
-			out = append(out, i)
-		}
-	}
-	return out
-}
-
-// denial explains why kind name is not entitled at t: the license as a whole
-// does not entitle (its own code), or the licenses carrying name do not
-// (FEATURE_NOT_ENTITLED, which covers quotas too).
-func denial(s *snapshot, kind, name string, grants []int, t time.Time) (license.Code, string) {
-	if code := s.claims.State(t); !code.Entitling() {
-		return code, stateMessage(s.claims, code, t)
-	}
-	if len(grants) == 0 {
-		return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is not granted by any license of %s", kind, name, s.claims.Licensee.Name)
-	}
-	parts := make([]string, 0, len(grants))
-	for _, i := range grants {
-		g := s.claims.Licenses[i]
-		parts = append(parts, fmt.Sprintf("%s (%s)", g.Name, s.claims.GrantState(g, t)))
-	}
-	return license.CodeFeatureNotEntitled, fmt.Sprintf("%s %q is granted only by licenses that do not entitle now: %s", kind, name, strings.Join(parts, ", "))
 }
 
 // licenseResponse is the body of /v1/license.

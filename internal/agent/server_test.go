@@ -1,8 +1,13 @@
 package agent
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,7 +118,7 @@ func TestLicenseEndpoint(t *testing.T) {
 		strings.Join(got.Features, ",") != "backup,replication", // addon's analytics lapsed
 		len(got.Quotas) != 1 || got.Quotas["nodes"] != 20,
 		!got.ExpiresAt.Equal(t0.Add(37 * day)), !got.TokenExpiresAt.Equal(t0.Add(24 * time.Hour)),
-		!got.IssuedAt.Equal(t0.Add(-time.Hour)), !strings.Contains(got.Message, "entitled until"):
+		!got.IssuedAt.Equal(t0.Add(-time.Hour)), !strings.HasPrefix(got.Message, "valid until 2026-12-31T12:00:00Z"):
 		t.Fatalf("license %s", r.raw)
 	}
 	if len(got.Licenses) != 2 || got.Licenses[0].State != "VALID" || got.Licenses[1].State != "EXPIRED" ||
@@ -201,3 +206,174 @@ func TestMetricsAreExposed(t *testing.T) {
 
 // promFloat is t in Unix seconds as the text exposition writes it.
 func promFloat(t time.Time) string { return strconv.FormatFloat(float64(t.Unix()), 'g', -1, 64) }
+
+// The agent's explanations are pkg/license's, word for word: one text per
+// state, shared with the plugin.
+func TestMessagesComeFromPkgLicense(t *testing.T) {
+	c := twoLicenses()
+	c.Licenses = append(c.Licenses, license.Grant{Name: "later", StartsAt: t0.Add(90 * day).Unix(), Features: []string{"sharding"}})
+	f := newFixture(t, c)
+	at := func() time.Time { return f.clock.Now() }
+	state := func() string { return c.Explain(c.State(at()), at(), nil) }
+	for _, step := range []struct {
+		advance time.Duration
+		path    string
+		code    license.Code
+		want    func() string
+	}{
+		{0, pathLicense, license.CodeValid, state},
+		{0, "/v1/features/analytics", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("analytics", at()) }},
+		{0, "/v1/features/sharding", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("sharding", at()) }},
+		{0, "/v1/features/nothing", license.CodeFeatureNotEntitled, func() string { return c.ExplainFeature("nothing", at()) }},
+		{0, "/v1/quotas/reports", license.CodeFeatureNotEntitled, func() string { return c.ExplainQuota("reports", at()) }},
+		{0, "/v1/quotas/cpus", license.CodeFeatureNotEntitled, func() string { return c.ExplainQuota("cpus", at()) }},
+		{31 * day, pathLicense, license.CodeInGracePeriod, state},
+		{0, pathReadyz, license.CodeInGracePeriod, state},
+		// main has ended; "later" has not started.
+		{7 * day, "/v1/features/backup", license.CodeNotYetValid, state},
+		{0, pathReadyz, license.CodeNotYetValid, state},
+	} {
+		f.clock.Add(step.advance)
+		r := f.get(step.path)
+		if got, want := r.message(), step.want(); r.body["code"] != string(step.code) || got != want {
+			t.Errorf("%s at %s: %v %q\nwant %s with pkg/license's\n %q", step.path, at().Format(time.RFC3339), r.body["code"], got, step.code, want)
+		}
+	}
+
+	ended := testClaims("ended")
+	ended.Licenses[0].ValidUntil, ended.Licenses[0].GraceUntil = t0.Add(-2*day).Unix(), t0.Add(-day).Unix()
+	f = newFixture(t, ended)
+	if got, want := f.get("/v1/features/backup").message(), ended.Explain(license.CodeExpired, t0, nil); got != want {
+		t.Errorf("expired: message %q, want %q", got, want)
+	}
+	suspended := testClaims("s")
+	suspended.Licensee.Suspended = true
+	f = newFixture(t, suspended)
+	if got, want := f.get("/v1/features/backup").message(), suspended.Explain(license.CodeSuspended, t0, nil); got != want {
+		t.Errorf("suspended: message %q, want %q", got, want)
+	}
+	early := testClaims("early")
+	early.Licenses[0].StartsAt = t0.Add(day).Unix()
+	f = newFixture(t, early)
+	if got, want := f.get(pathReadyz).message(), early.Explain(license.CodeNotYetValid, t0, nil); got != want {
+		t.Errorf("not yet valid: message %q, want %q", got, want)
+	}
+}
+
+// The agent's answer for a feature is Claims.Entitled's, with Claims.FeatureState's
+// code, at every instant that matters: each boundary of each license, a
+// nanosecond and a second either side.
+func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
+	rng := rand.New(rand.NewPCG(10, 7))
+	names := []string{"a", "b", "c", "d"}
+	for round := range 300 {
+		c := &license.Claims{Licensee: license.LicenseeInfo{Name: "globex", Suspended: rng.IntN(10) == 0}}
+		base := t0.Unix()
+		for i := range 1 + rng.IntN(4) {
+			g := license.Grant{Name: fmt.Sprintf("l%d", i), StartsAt: base + rng.Int64N(200) - 100, Suspended: rng.IntN(6) == 0}
+			if rng.IntN(4) > 0 { // else perpetual
+				g.ValidUntil = g.StartsAt + 1 + rng.Int64N(100)
+				if rng.IntN(2) == 0 {
+					g.GraceUntil = g.ValidUntil + rng.Int64N(50)
+				}
+			}
+			for _, n := range names {
+				if rng.IntN(2) == 0 {
+					g.Features = append(g.Features, n)
+				}
+			}
+			c.Licenses = append(c.Licenses, g)
+		}
+		s := newSnapshot(inputs{}, "", nil, t0)
+		s.precompute(c)
+		var instants []time.Time
+		for _, g := range c.Licenses {
+			for _, sec := range []int64{g.StartsAt, g.ValidUntil, g.GraceUntil} {
+				edge := time.Unix(sec, 0)
+				instants = append(instants, edge.Add(-time.Second), edge.Add(-time.Nanosecond), edge, edge.Add(time.Nanosecond), edge.Add(time.Second))
+			}
+		}
+		for _, at := range instants {
+			for _, name := range names {
+				w := httptest.NewRecorder()
+				writeFeature(w, s, name, at)
+				var got featureResponse
+				must(t, json.Unmarshal(w.Body.Bytes(), &got))
+				entitled, code := c.Entitled(name, at), c.FeatureState(name, at)
+				if got.Entitled != entitled || got.Code != code || (w.Code == http.StatusOK) != entitled {
+					t.Fatalf("round %d, feature %q at %s: agent answers %d %+v; Claims.Entitled %t, FeatureState %s; licenses %+v",
+						round, name, at.Format(time.RFC3339Nano), w.Code, got, entitled, code, c.Licenses)
+				}
+			}
+		}
+	}
+}
+
+// A web page can resolve its own name to 127.0.0.1 (DNS rebinding) and read the
+// agent with the user's browser; the browser still sends that name as Host.
+func TestHostHeaderIsChecked(t *testing.T) {
+	f := newFixture(t, testClaims("s"), func(_ *fixture, c *Config) {
+		c.AllowedHosts = []string{"acme-db-agent.shop.svc", "10.0.0.5", "fd00::5"}
+	})
+	withHost := func(handler http.Handler, host string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/v1/features/backup", nil)
+		req.Host = host
+		w := httptest.NewRecorder()
+		handler.ServeHTTP(w, req)
+		return w
+	}
+	for _, host := range []string{
+		"127.0.0.1:8089", "127.0.0.1", "127.1.2.3:8089", "localhost:8089", "LocalHost", "localhost.", "[::1]:8089", "[::1]",
+		"[::ffff:127.0.0.1]:8089", "acme-db-agent.shop.svc:8089", "ACME-DB-AGENT.shop.svc", "10.0.0.5:8089", "[fd00::5]:8089",
+		"", // HTTP/1.0 without Host: not a browser
+	} {
+		if w := withHost(f.agent.Handler(), host); w.Code != http.StatusOK {
+			t.Errorf("Host %q: %d %s, want 200", host, w.Code, w.Body)
+		}
+	}
+	for _, host := range []string{
+		"evil.example", "evil.example:8089", "127.0.0.1.nip.io:8089", "localhost.evil.example", "app.localhost",
+		"10.0.0.6:8089", "[fd00::6]:8089", "shop.svc", "acme-db-agent.shop.svc.evil.example",
+	} {
+		w := withHost(f.agent.Handler(), host)
+		var body map[string]any
+		must(t, json.Unmarshal(w.Body.Bytes(), &body))
+		if w.Code != http.StatusMisdirectedRequest || body["code"] != codeHostNotAllowed || w.Header().Get("Content-Type") != "application/json" {
+			t.Errorf("Host %q: %d %s, want 421 %s", host, w.Code, w.Body, codeHostNotAllowed)
+			continue
+		}
+		if msg, _ := body["message"].(string); !strings.Contains(msg, "--allowed-host") || !strings.Contains(msg, "DNS rebinding") {
+			t.Errorf("Host %q: message %q does not say what to do", host, body["message"])
+		}
+	}
+	// Probes come from kubelet and Prometheus by the pod IP: any Host.
+	req := httptest.NewRequest(http.MethodGet, pathReadyz, nil)
+	req.Host = "10.244.1.7:8090"
+	w := httptest.NewRecorder()
+	f.agent.ProbeHandler().ServeHTTP(w, req)
+	if w.Code != http.StatusOK {
+		t.Errorf("probe with the pod IP as Host: %d %s", w.Code, w.Body)
+	}
+}
+
+// CONNECT asks a proxy to open a tunnel; the agent answers it as any other
+// method it does not serve.
+func TestConnectIsMethodNotAllowed(t *testing.T) {
+	f := newFixture(t, testClaims("s"))
+	for name, url := range map[string]string{"api": f.server.URL, "probes": httptest.NewServer(f.agent.ProbeHandler()).URL} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		must(t, err)
+		defer conn.Close()
+		host := strings.TrimPrefix(url, "http://")
+		_, err = fmt.Fprintf(conn, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", host, host)
+		must(t, err)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: http.MethodConnect})
+		must(t, err)
+		var body map[string]string
+		must(t, json.NewDecoder(resp.Body).Decode(&body))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || body["code"] != codeMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("%s: CONNECT got %d %v (Allow %q), want 405 %s", name, resp.StatusCode, body, resp.Header.Get("Allow"), codeMethodNotAllowed)
+		}
+	}
+}

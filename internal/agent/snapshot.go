@@ -35,15 +35,17 @@ type snapshot struct {
 	// it has moved backwards (math.MinInt64 when iat is absent).
 	issuedAtFloor int64
 
-	// features indexes, per feature name, the licenses granting it, with the
-	// response bodies of the two entitling states already encoded.
-	features map[string]*featureEntry
+	// index answers the feature and quota checks by lookup; pkg/license decides.
+	index *license.Index
+	// bodies are the 200 answers of /v1/features/{name} in the two entitling
+	// states, encoded once per granted feature.
+	bodies map[string]*featureBodies
+	// quotas are the quota names some license declares, entitling or not.
+	quotas map[string]bool
 }
 
-type featureEntry struct {
-	grants    []int
-	validBody []byte
-	graceBody []byte
+type featureBodies struct {
+	valid, grace []byte
 }
 
 // buildSnapshot verifies in at the moment now through pkg/license.
@@ -63,6 +65,14 @@ func buildSnapshot(cfg *Config, in inputs, now time.Time) *snapshot {
 func (s *snapshot) reverified(cfg *Config, now time.Time) *snapshot {
 	next := newSnapshot(s.in, s.token, s.keys, now)
 	next.verify(cfg)
+	return next
+}
+
+// refused is s with its token refused for reason: nothing from it is served,
+// as for a token that does not verify.
+func (s *snapshot) refused(reason *license.Error) *snapshot {
+	next := newSnapshot(s.in, s.token, s.keys, s.verifiedAt)
+	next.failure = reason
 	return next
 }
 
@@ -91,12 +101,38 @@ func (s *snapshot) verify(cfg *Config) {
 	if claims.IssuedAt != 0 {
 		s.issuedAtFloor = saturatingNanos(claims.IssuedAt, -leeway)
 	}
-	s.features = indexFeatures(claims)
+	s.precompute(claims)
+}
+
+// precompute builds what requests read besides the claims: the index, the
+// encoded 200 answers and the declared quotas, so a feature check only looks
+// up and copies bytes.
+func (s *snapshot) precompute(c *license.Claims) {
+	s.claims = c
+	s.index = c.Index()
+	s.bodies = map[string]*featureBodies{}
+	s.quotas = map[string]bool{}
+	for _, g := range c.Licenses {
+		for _, name := range g.Features {
+			if s.bodies[name] == nil {
+				s.bodies[name] = &featureBodies{
+					valid: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
+					grace: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
+				}
+			}
+		}
+		for name := range g.Quotas {
+			s.quotas[name] = true
+		}
+	}
 }
 
 // resolveTrust picks the token and the key set out of the inputs, or says why
 // there is nothing to verify.
 func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Error) {
+	if in.license.missing && in.notice.path != "" && !in.notice.missing {
+		return "", nil, revocation(in)
+	}
 	if f := unreadable(in.license, license.CodeMalformed, "license", fmt.Sprintf(
 		"no license mounted yet: %s does not exist; the agent loads it as soon as it appears", in.license.path)); f != nil {
 		return "", nil, f
@@ -129,6 +165,21 @@ func resolveTrust(cfg *Config, in inputs) (string, *license.KeySet, *license.Err
 	return token, keys, nil
 }
 
+// revocation reads the license.json of a Secret without a token: REVOKED when
+// it is the operator's revocation notice, else MALFORMED saying why not.
+func revocation(in inputs) *license.Error {
+	noToken := fmt.Sprintf("no license token: %s does not exist", in.license.path)
+	if in.notice.readErr != "" {
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s, and %s cannot be read: %s", noToken, in.notice.path, in.notice.readErr)}
+	}
+	r, err := license.ParseRevocation([]byte(in.notice.data))
+	if err != nil {
+		e := asLicenseError(err)
+		return &license.Error{Code: license.CodeMalformed, Message: fmt.Sprintf("%s, and %s: %s", noToken, in.notice.path, e.Message), Err: e.Err}
+	}
+	return r.Err()
+}
+
 // unreadable is the failure, with code, of the file what that could not be
 // read, or nil; ifMissing is the message for a file that does not exist.
 func unreadable(fc fileContent, code license.Code, what, ifMissing string) *license.Error {
@@ -152,28 +203,6 @@ func asLicenseError(err error) *license.Error {
 		return e
 	}
 	return &license.Error{Code: license.CodeMalformed, Message: err.Error(), Err: err}
-}
-
-// indexFeatures lists, per feature, the licenses that grant it, and encodes the
-// 200 responses once so the feature check only copies bytes.
-func indexFeatures(c *license.Claims) map[string]*featureEntry {
-	out := map[string]*featureEntry{}
-	for i, g := range c.Licenses {
-		for _, name := range g.Features {
-			e := out[name]
-			if e == nil {
-				e = &featureEntry{
-					validBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
-					graceBody: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
-				}
-				out[name] = e
-			}
-			if len(e.grants) == 0 || e.grants[len(e.grants)-1] != i {
-				e.grants = append(e.grants, i)
-			}
-		}
-	}
-	return out
 }
 
 // lifetimeOK reports whether the token's nbf/exp admit the moment now (Unix ns),

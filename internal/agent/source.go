@@ -34,6 +34,9 @@ type inputs struct {
 	// anchor is the --jwks file, or the jwks.json beside the token with
 	// --trust-bundled-keys in directory mode; empty when the bundle carries the keys.
 	anchor fileContent
+	// notice is license.json, read in directory mode only when license.jwt is
+	// missing: the operator's revocation notice, if it removed the token.
+	notice fileContent
 }
 
 // readInputs reads the license and the trust anchor as configured.
@@ -49,6 +52,11 @@ func readInputs(cfg *Config) inputs {
 	}
 	if cfg.JWKSFile != "" {
 		in.anchor = readFile(cfg.JWKSFile)
+	}
+	if cfg.BundleFile == "" && in.license.missing {
+		// Read after the token: a generation swapped in between is caught by
+		// its own event, as for any torn read.
+		in.notice = readFile(filepath.Join(cfg.LicenseDir, licenseJSONFile))
 	}
 	return in
 }
@@ -131,6 +139,11 @@ func checkMounts(cfg *Config) error {
 		}
 	} else if err := checkDir(cfg.LicenseDir); err != nil {
 		return fmt.Errorf("--license-dir=%s: %w; mount the license Secret there (a volume, without subPath) or point --license-dir at it", cfg.LicenseDir, err)
+	}
+	if cfg.StateDir != "" {
+		if err := checkDir(cfg.StateDir); err != nil {
+			return fmt.Errorf("--state-dir=%s: %w; mount a writable emptyDir there, or leave --state-dir unset", cfg.StateDir, err)
+		}
 	}
 	return nil
 }

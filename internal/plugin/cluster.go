@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // cluster is a connection to the API server in the user's kubeconfig, with the
@@ -155,19 +156,27 @@ func publicKeysConfigMapName(p *licensingv1alpha1.Product) string {
 	return licensingv1alpha1.PublicKeysConfigMapName(p.Name)
 }
 
-// licenseToken reads the token of licensee l from its Secret.
-func (c *cluster) licenseToken(ctx context.Context, l *licensingv1alpha1.Licensee) (token, secretName string, err error) {
+// licenseToken reads the token of licensee l from its Secret or, when the
+// operator removed it, the revocation notice left in its place.
+func (c *cluster) licenseToken(ctx context.Context, l *licensingv1alpha1.Licensee) (token string, revoked *license.Revocation, secretName string, err error) {
 	secretName = licenseSecretName(l)
 	var s corev1.Secret
 	if err := c.client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: secretName}, &s); err != nil {
-		return "", secretName, c.apiError(err, "secret", l.Namespace, secretName,
+		return "", nil, secretName, c.apiError(err, "secret", l.Namespace, secretName,
 			fmt.Sprintf("licensee %s has no license Secret yet: the controller writes it once a license is issued (see kubectl license status %s -n %s and the manager's logs)", l.Name, l.Name, l.Namespace))
 	}
-	data, ok := s.Data[licensingv1alpha1.LicenseTokenKey]
-	if !ok {
-		return "", secretName, fmt.Errorf("secret %s/%s has no key %q: it is not a license Secret written by kubelicense; check spec.secret.name of licensee %s", l.Namespace, secretName, licensingv1alpha1.LicenseTokenKey, l.Name)
+	if data, ok := s.Data[licensingv1alpha1.LicenseTokenKey]; ok {
+		return string(data), nil, secretName, nil
 	}
-	return string(data), secretName, nil
+	notice, ok := s.Data[licensingv1alpha1.LicenseJSONKey]
+	if !ok {
+		return "", nil, secretName, fmt.Errorf("secret %s/%s has no key %q: it is not a license Secret written by kubelicense; check spec.secret.name of licensee %s", l.Namespace, secretName, licensingv1alpha1.LicenseTokenKey, l.Name)
+	}
+	revoked, err = license.ParseRevocation(notice)
+	if err != nil {
+		return "", nil, secretName, fmt.Errorf("secret %s/%s has no key %q and its %s is not a revocation notice (%w): it is not a license Secret written by kubelicense; check spec.secret.name of licensee %s", l.Namespace, secretName, licensingv1alpha1.LicenseTokenKey, licensingv1alpha1.LicenseJSONKey, err, l.Name)
+	}
+	return "", revoked, secretName, nil
 }
 
 // productJWKS reads the product's published JWKS: the trust anchor.

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
@@ -164,7 +165,7 @@ var _ = Describe("kubectl license", func() {
 
 			r := kubectlLicense("verify", "globex", "-n", f.namespace)
 			Expect(r.code).To(Equal(ExitOK), r.stderr)
-			Expect(r.stdout).To(Equal("VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z\n"))
+			Expect(r.stdout).To(Equal("VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z (in 371d)\n"))
 
 			r = kubectlLicense("verify", "globex", "-n", f.namespace, "--feature", "replication")
 			Expect(r.code).To(Equal(ExitOK), r.stdout)
@@ -232,6 +233,59 @@ var _ = Describe("kubectl license", func() {
 			r := kubectlLicense("verify", "globex", "-n", f.namespace, "--jwks", otherAnchor)
 			Expect(r.code).To(Equal(ExitVerifyFailed))
 			Expect(r.stdout).To(HavePrefix("UNKNOWN_KEY: "))
+		})
+
+		It("report a revoked license, with the operator's reason, as REVOKED", func() {
+			l := f.createLicensee("globex", "acme-db", validStatus(""), "", nil)
+			reason := "License main expired on 2026-11-30 and onExpiry is Revoke"
+			content := must(issuance.RevokedContent(issuance.Desired{
+				Claims: *sampleClaims(f.namespace, "acme-db", "globex", testNow), Revoke: true, RevokeReason: reason, Now: testNow.Add(-time.Hour),
+			}, jwksOf(f.key)))
+			Expect(k8sClient.Create(suiteCtx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: l.Name + "-license"},
+				Type:       licensingv1alpha1.SecretTypeLicense,
+				Data:       content.Data,
+			})).To(Succeed())
+			want := `REVOKED: the license of licensee "globex" for product "acme-db" was revoked at 2026-12-01T11:00:00Z: ` + reason
+
+			r := kubectlLicense("verify", "globex", "-n", f.namespace)
+			Expect(r.code).To(Equal(ExitRevoked), r.stderr)
+			Expect(r.stdout).To(HavePrefix(want))
+			Expect(r.stderr).To(BeEmpty())
+
+			r = kubectlLicense("inspect", "globex", "-n", f.namespace)
+			Expect(r.code).To(Equal(ExitRevoked), r.stderr)
+			Expect(r.stdout).To(ContainSubstring("Result:       REVOKED (valid: false)\n"))
+			Expect(r.stdout).To(ContainSubstring("Revoked at:   2026-12-01T11:00:00Z (60m ago)\n"))
+			Expect(r.stdout).To(ContainSubstring("Reason:       " + reason + "\n"))
+			Expect(r.stdout).To(ContainSubstring("The Secret holds no token: the operator removed it"))
+
+			r = kubectlLicense("inspect", "globex", "-n", f.namespace, "-o", "json")
+			Expect(r.code).To(Equal(ExitRevoked), r.stderr)
+			var report inspectReport
+			Expect(json.Unmarshal([]byte(r.stdout), &report)).To(Succeed(), r.stdout)
+			Expect(report.Result.Code).To(Equal(license.CodeRevoked))
+			Expect(report.Revocation).NotTo(BeNil())
+			Expect(report.Revocation.Reason).To(Equal(reason))
+			Expect(report.Revocation.RevokedAt).To(Equal(testNow.Add(-time.Hour)))
+
+			bundlePath := filepath.Join(GinkgoT().TempDir(), "globex.license.json")
+			r = kubectlLicense("export", "globex", "-n", f.namespace, "-o", bundlePath)
+			Expect(r.code).To(Equal(ExitRevoked))
+			Expect(r.stderr).To(ContainSubstring("no token to export"))
+			Expect(bundlePath).NotTo(BeAnExistingFile())
+		})
+
+		It("say why a Secret without a token is not a revocation", func() {
+			l := f.createLicensee("globex", "acme-db", validStatus(""), "", nil)
+			Expect(k8sClient.Create(suiteCtx, &corev1.Secret{
+				ObjectMeta: metav1.ObjectMeta{Namespace: f.namespace, Name: l.Name + "-license"},
+				Data:       map[string][]byte{licensingv1alpha1.LicenseJSONKey: []byte(`{"revoked":false}`)},
+			})).To(Succeed())
+			r := kubectlLicense("verify", "globex", "-n", f.namespace)
+			Expect(r.code).To(Equal(ExitUsage))
+			Expect(r.stderr).To(ContainSubstring(`has no key "license.jwt" and its license.json is not a revocation notice`))
+			Expect(r.stderr).To(ContainSubstring(`"revoked" is not true`))
 		})
 
 		It("say what is missing", func() {

@@ -10,4 +10,6 @@
 //	2  the token does not verify: SIGNATURE_INVALID, UNKNOWN_KEY, MALFORMED
 //	3  usage or cluster error: bad flags or arguments, unreadable file, unusable
 //	   trust anchor, object not found, API error, timeout waiting for the controller
+//	4  REVOKED: the license Secret holds the operator's revocation notice instead
+//	   of a token
 package plugin

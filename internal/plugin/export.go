@@ -20,8 +20,8 @@ license Secret and the product's JWKS from ConfigMap <product>-license-keys. The
 license-agent and pkg/license (LoadBundleFile) accept it offline.
 
 The token is verified against the product's keys first; a token that does not
-verify is not exported. A license that does not entitle now is exported with a
-warning. Verify a bundle with:
+verify is not exported, nor is a revoked license (exit status 4). A license
+that does not entitle now is exported with a warning. Verify a bundle with:
   kubectl license verify -f FILE --jwks jwks.json`,
 		Example: `  kubectl license export globex -n licensing -o globex.license.json
   kubectl license export globex -n licensing > globex.license.json`,
@@ -34,6 +34,9 @@ warning. Verify a bundle with:
 			now := p.opts.Now()
 			v := in.verify(now, "")
 			l := in.Licensee
+			if in.Revocation != nil {
+				return withExit(ExitRevoked, fmt.Errorf("licensee %s/%s has no token to export: %s", l.Namespace, l.Name, v.Detail))
+			}
 			if v.exitCode() == ExitVerifyFailed {
 				return withExit(ExitVerifyFailed, fmt.Errorf("the token in %s does not verify against %s (%s); refusing to export a bundle no verifier accepts: %s",
 					in.TokenFrom, in.KeysFrom, v.Code, v.Detail))

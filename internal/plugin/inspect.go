@@ -32,7 +32,7 @@ jwks.json), never against the copy in the Secret. Offline, -f reads a license.jw
 or a bundle written by export, and --jwks names the trust anchor.
 
 Exits like verify: 0 entitled, 1 not entitled, 2 the token does not verify, 3 usage
-or cluster error.`,
+or cluster error, 4 revoked.`,
 		Example: `  kubectl license inspect globex -n licensing
   kubectl license inspect -f license.jwt --jwks jwks.json -o json
   kubectl license inspect -f globex.license.json --trust-bundled-keys`,
@@ -74,9 +74,18 @@ type inspectReport struct {
 	Licenses []grantReport    `json:"licenses,omitempty"`
 	Features []string         `json:"features,omitempty"`
 	Quotas   map[string]int64 `json:"quotas,omitempty"`
+	// Revocation is the operator's notice when the Secret holds no token.
+	Revocation *revocationReport `json:"revocation,omitempty"`
 	// Notes point at inconsistencies worth a look, such as a Secret that is not
 	// the one the Licensee status describes.
 	Notes []string `json:"notes,omitempty"`
+}
+
+type revocationReport struct {
+	RevokedAt time.Time `json:"revokedAt"`
+	Reason    string    `json:"reason"`
+	Licensee  string    `json:"licensee,omitempty"`
+	Product   string    `json:"product,omitempty"`
 }
 
 type inspectSource struct {
@@ -114,6 +123,9 @@ func newInspectReport(in *licenseInput, v verification) *inspectReport {
 		CheckedAt: v.At.UTC(),
 		Result:    inspectResult{Code: v.Code, Valid: v.Valid, Message: v.Detail, Feature: v.Feature},
 		Claims:    v.Claims,
+	}
+	if rv := v.Revocation; rv != nil {
+		r.Revocation = &revocationReport{RevokedAt: rv.RevokedAt, Reason: rv.Reason, Licensee: rv.Licensee, Product: rv.Product}
 	}
 	c := v.Claims
 	if c == nil {
@@ -165,6 +177,13 @@ func (r *inspectReport) render(out io.Writer) error {
 		w.field("Note", n)
 	}
 
+	if rv := r.Revocation; rv != nil {
+		w.field("Revoked at", whenTime(rv.RevokedAt, at))
+		w.field("Reason", orNone(rv.Reason))
+		w.line("")
+		w.line("The Secret holds no token: the operator removed it. A new one is issued once a license entitles again (renew, or extend the license).")
+		return w.err
+	}
 	c := r.Claims
 	if c == nil {
 		w.line("")

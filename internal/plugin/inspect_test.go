@@ -32,7 +32,7 @@ func TestInspectRender(t *testing.T) {
 Trust anchor: configmap licensing/acme-db-license-keys, key jwks.json (keys k-20261123-5030d178e665)
 Checked at:   2026-12-01T12:00:00Z
 Result:       VALID (valid: true)
-              valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z
+              valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z (in 371d)
 Note:         the Secret holds serial 0123456789abcdef0123456789abcdef but licensee status.serial is ffffffffffffffffffffffffffffffff: the controller has not caught up yet, or something else wrote the Secret
 
 Licensee:     globex (Globex Corp.), external ID crm-00042

@@ -17,6 +17,7 @@ const (
 	ExitNotEntitled  = 1
 	ExitVerifyFailed = 2
 	ExitUsage        = 3
+	ExitRevoked      = 4
 )
 
 // defaultPollInterval is how often renew and rotate-key look for the controller's
@@ -113,7 +114,8 @@ offline license bundles.
 Exit status: 0 success or a license that entitles (VALID, IN_GRACE_PERIOD);
 1 a verified license that does not entitle (EXPIRED, NOT_YET_VALID, SUSPENDED,
 FEATURE_NOT_ENTITLED); 2 a token that does not verify (SIGNATURE_INVALID,
-UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error.`,
+UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error; 4 a revoked license
+(REVOKED: the operator removed the token from the Secret).`,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl license",
 		},

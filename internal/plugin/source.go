@@ -59,6 +59,9 @@ type licenseInput struct {
 	Options []license.Option
 	// Licensee is set when the token was read from the cluster.
 	Licensee *licensingv1alpha1.Licensee
+	// Revocation is set, and Token empty, when the Secret holds the operator's
+	// revocation notice instead of a token.
+	Revocation *license.Revocation
 	// parseErr is set when the file is not a token or bundle at all (MALFORMED).
 	parseErr error
 }
@@ -67,6 +70,9 @@ type licenseInput struct {
 func (in *licenseInput) verify(at time.Time, feature string) verification {
 	if in.parseErr != nil {
 		return verification{At: at, Feature: feature}.failed(in.parseErr)
+	}
+	if in.Revocation != nil {
+		return verification{At: at, Feature: feature, Revocation: in.Revocation}.failed(in.Revocation.Err())
 	}
 	return verifyToken(in.Token, in.Keys, at, feature, in.Options...)
 }
@@ -122,15 +128,20 @@ func (p *plugin) loadFromCluster(ctx context.Context, name, jwksFile string) (*l
 	if err != nil {
 		return nil, err
 	}
-	token, secretName, err := c.licenseToken(ctx, l)
+	token, revocation, secretName, err := c.licenseToken(ctx, l)
 	if err != nil {
 		return nil, err
 	}
 	product := l.Spec.ProductRef.Name
+	tokenFrom := fmt.Sprintf("secret %s/%s, key %s", l.Namespace, secretName, licensingv1alpha1.LicenseTokenKey)
+	if revocation != nil {
+		tokenFrom = fmt.Sprintf("secret %s/%s, key %s (revocation notice, no %s)", l.Namespace, secretName, licensingv1alpha1.LicenseJSONKey, licensingv1alpha1.LicenseTokenKey)
+	}
 	in := &licenseInput{
-		Token:     token,
-		TokenFrom: fmt.Sprintf("secret %s/%s, key %s", l.Namespace, secretName, licensingv1alpha1.LicenseTokenKey),
-		Licensee:  l,
+		Token:      token,
+		Revocation: revocation,
+		TokenFrom:  tokenFrom,
+		Licensee:   l,
 		Options: []license.Option{
 			license.WithIssuer(license.IssuerPrefix + l.Namespace + "/" + product),
 			license.WithAudience(product),

@@ -24,6 +24,8 @@ type verification struct {
 	// Claims are set whenever the signature verified, even when the result is
 	// not entitling; never treat them as entitlements unless Valid.
 	Claims *license.Claims
+	// Revocation is the operator's notice when the Secret holds no token (REVOKED).
+	Revocation *license.Revocation
 }
 
 // verifyToken checks token against the trust anchor keys at the moment at and,
@@ -38,8 +40,9 @@ func verifyToken(token string, keys *license.KeySet, at time.Time, feature strin
 		return v.failed(err)
 	}
 	v.Code = claims.State(at)
-	if v.Code.Entitling() && feature != "" && !claims.Entitled(feature, at) {
-		v.Code = license.CodeFeatureNotEntitled
+	if feature != "" {
+		// The agent's rule: the state of the licenses granting the feature.
+		v.Code = claims.FeatureState(feature, at)
 	}
 	v.Valid = v.Code.Entitling()
 	v.Detail = describeState(v.Code, claims, at, feature)
@@ -77,7 +80,9 @@ func exitCodeForCode(c license.Code) int {
 	switch c {
 	case license.CodeValid, license.CodeInGracePeriod:
 		return ExitOK
-	case license.CodeExpired, license.CodeNotYetValid, license.CodeSuspended, license.CodeRevoked,
+	case license.CodeRevoked:
+		return ExitRevoked
+	case license.CodeExpired, license.CodeNotYetValid, license.CodeSuspended,
 		license.CodeFeatureNotEntitled, license.CodeTooManyActivations, license.CodeNoSeatsAvailable,
 		license.CodeFingerprintMismatch:
 		return ExitNotEntitled
@@ -94,81 +99,18 @@ func (v verification) line() string {
 	return fmt.Sprintf("%s: licensee %s, product %s: %s", v.Code, v.Claims.Subject, v.Claims.Product.Name, v.Detail)
 }
 
-// describeState explains the state of verified claims at the moment at.
+// describeState explains the state of verified claims at the moment at, in
+// pkg/license's words, with each instant also relative to at.
 func describeState(code license.Code, c *license.Claims, at time.Time, feature string) string {
-	switch code {
-	case license.CodeValid:
-		s := "valid with no end date"
-		if validUntil, graceUntil := entitledWindow(c, at); !validUntil.IsZero() {
-			s = "valid until " + whenTime(validUntil, at)
-			if graceUntil.After(validUntil) {
-				s += ", then in the grace period until " + absoluteTime(graceUntil)
-			}
-		}
-		if feature != "" {
-			s = fmt.Sprintf("feature %q granted; %s", feature, s)
-		}
-		return s
-	case license.CodeInGracePeriod:
-		_, graceUntil := entitledWindow(c, at)
-		return fmt.Sprintf("in the grace period until %s; renew the license", whenTime(graceUntil, at))
-	case license.CodeFeatureNotEntitled:
-		granted := c.FeaturesAt(at)
-		if len(granted) == 0 {
-			return fmt.Sprintf("feature %q is not granted: the licenses in force grant no features", feature)
-		}
-		return fmt.Sprintf("feature %q is not granted by any license in force (granted: %s)", feature, strings.Join(granted, ", "))
-	case license.CodeNotYetValid:
-		return "no license has started yet; the first starts " + whenTime(firstStart(c, at), at)
-	case license.CodeSuspended:
-		if c.Licensee.Suspended {
-			return "the licensee is suspended"
-		}
-		return "every license that is not expired is suspended"
-	case license.CodeExpired:
-		if len(c.Licenses) == 0 {
-			return "the token holds no licenses"
-		}
-		if end := c.ExpiresAt(); !end.IsZero() {
-			return "every license has ended; the last ended " + whenTime(end, at)
-		}
-		return "no license entitles"
-	default:
-		return string(code)
+	if code == license.CodeFeatureNotEntitled {
+		return c.ExplainFeature(feature, at)
 	}
-}
-
-// entitledWindow is how long the licenses that entitle at the moment at last:
-// validUntil is the latest end of a license valid now, graceUntil the latest end
-// of grace among all that entitle now. Both are zero when one of them never ends.
-func entitledWindow(c *license.Claims, at time.Time) (validUntil, graceUntil time.Time) {
-	var valid, grace int64
-	for _, g := range c.Licenses {
-		state := c.GrantState(g, at)
-		if !state.Entitling() {
-			continue
-		}
-		if g.ValidUntil == 0 {
-			return time.Time{}, time.Time{}
-		}
-		if state == license.CodeValid {
-			valid = max(valid, g.ValidUntil)
-		}
-		grace = max(grace, g.ValidUntil, g.GraceUntil)
+	when := func(t time.Time) string { return whenTime(t, at) }
+	if !code.Entitling() || feature == "" {
+		return c.Explain(code, at, when)
 	}
-	return unixTime(valid), unixTime(grace)
-}
-
-// firstStart is the earliest start among licenses that have not started at the moment at.
-func firstStart(c *license.Claims, at time.Time) time.Time {
-	var starts []int64
-	for _, g := range c.Licenses {
-		if c.GrantState(g, at) == license.CodeNotYetValid {
-			starts = append(starts, g.StartsAt)
-		}
-	}
-	if len(starts) == 0 {
-		return time.Time{}
-	}
-	return unixTime(slices.Min(starts))
+	// How long the feature lasts is the window of the licenses granting it.
+	granting := *c
+	granting.Licenses = slices.DeleteFunc(slices.Clone(c.Licenses), func(g license.Grant) bool { return !slices.Contains(g.Features, feature) })
+	return fmt.Sprintf("feature %q granted; %s", feature, granting.Explain(code, at, when))
 }

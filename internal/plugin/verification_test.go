@@ -15,7 +15,7 @@ func TestExitCodeForCode(t *testing.T) {
 		license.CodeExpired:             ExitNotEntitled,
 		license.CodeNotYetValid:         ExitNotEntitled,
 		license.CodeSuspended:           ExitNotEntitled,
-		license.CodeRevoked:             ExitNotEntitled,
+		license.CodeRevoked:             ExitRevoked,
 		license.CodeFeatureNotEntitled:  ExitNotEntitled,
 		license.CodeTooManyActivations:  ExitNotEntitled,
 		license.CodeNoSeatsAvailable:    ExitNotEntitled,
@@ -45,6 +45,9 @@ func TestVerifyToken(t *testing.T) {
 	shortLived.Expiry = testNow.Add(-time.Hour).Unix()
 	extended := sampleClaims("licensing", "acme-db", "globex", testNow)
 	extended.Licenses[0].Features = append(extended.Licenses[0].Features, "analytics")
+	// "analytics" comes from an add-on in grace while main is valid.
+	addonInGrace := sampleClaims("licensing", "acme-db", "globex", testNow)
+	addonInGrace.Licenses[1].ValidUntil, addonInGrace.Licenses[1].GraceUntil = testNow.Add(-day).Unix(), testNow.Add(6*day).Unix()
 
 	tests := []struct {
 		name    string
@@ -57,19 +60,21 @@ func TestVerifyToken(t *testing.T) {
 		line    string
 	}{
 		{name: "valid", token: good, at: testNow, code: license.CodeValid, claims: true,
-			line: "VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z"},
+			line: "VALID: licensee globex, product acme-db: valid until 2027-11-30T12:00:00Z (in 364d), then in the grace period until 2027-12-07T12:00:00Z (in 371d)"},
 		{name: "feature granted", token: good, at: testNow, feature: "replication", code: license.CodeValid, claims: true,
 			line: `VALID: licensee globex, product acme-db: feature "replication" granted; valid until`},
 		{name: "feature of the expired trial", token: good, at: testNow, feature: "analytics", code: license.CodeFeatureNotEntitled, claims: true,
-			line: `FEATURE_NOT_ENTITLED: licensee globex, product acme-db: feature "analytics" is not granted by any license in force (granted: backup, replication)`},
+			line: `FEATURE_NOT_ENTITLED: licensee globex, product acme-db: feature "analytics" is granted only by licenses that do not entitle now: trial (EXPIRED)`},
+		{name: "feature of a license in grace", token: sign(addonInGrace, key), at: testNow, feature: "analytics", code: license.CodeInGracePeriod, claims: true,
+			line: `IN_GRACE_PERIOD: licensee globex, product acme-db: feature "analytics" granted; in the grace period until 2026-12-07T12:00:00Z (in 6d); renew the license`},
 		{name: "grace", token: good, at: testNow.Add(365 * day), code: license.CodeInGracePeriod, claims: true,
 			line: "IN_GRACE_PERIOD: licensee globex, product acme-db: in the grace period until 2027-12-07T12:00:00Z (in 6d); renew the license"},
 		{name: "expired", token: good, at: testNow.Add(400 * day), code: license.CodeExpired, claims: true,
-			line: "EXPIRED: licensee globex, product acme-db: every license has ended; the last ended 2027-12-07T12:00:00Z (29d ago)"},
+			line: "EXPIRED: licensee globex, product acme-db: every license has ended, the last at 2027-12-07T12:00:00Z (29d ago); renew the license"},
 		{name: "not yet valid", token: good, at: testNow.Add(-2 * day), code: license.CodeNotYetValid, claims: true,
-			line: "NOT_YET_VALID: licensee globex, product acme-db: no license has started yet; the first starts 2026-11-30T12:00:00Z (in 24h)"},
+			line: "NOT_YET_VALID: licensee globex, product acme-db: no license has started yet; the first starts at 2026-11-30T12:00:00Z (in 24h)"},
 		{name: "suspended", token: sign(suspended, key), at: testNow, code: license.CodeSuspended, claims: true,
-			line: "SUSPENDED: licensee globex, product acme-db: the licensee is suspended"},
+			line: `SUSPENDED: licensee globex, product acme-db: licensee "globex" is suspended; contact the vendor`},
 		{name: "token lifetime over", token: sign(shortLived, key), at: testNow, code: license.CodeExpired, claims: true,
 			line: "EXPIRED: licensee globex, product acme-db: token expired at 2026-12-01T11:00:00Z"},
 		{name: "signed by another key", token: sign(claims, other), at: testNow, code: license.CodeUnknownKey,
@@ -99,17 +104,5 @@ func TestVerifyToken(t *testing.T) {
 				t.Errorf("line() spans several lines: %q", v.line())
 			}
 		})
-	}
-}
-
-func TestEntitledWindow(t *testing.T) {
-	c := sampleClaims("licensing", "acme-db", "globex", testNow)
-	valid, grace := entitledWindow(c, testNow)
-	if !valid.Equal(testNow.Add(364*day)) || !grace.Equal(testNow.Add(371*day)) {
-		t.Errorf("entitledWindow() = %s, %s; want the end and the grace end of main", valid, grace)
-	}
-	c.Licenses = append(c.Licenses, license.Grant{Name: "perpetual", StartsAt: c.IssuedAt})
-	if valid, grace := entitledWindow(c, testNow); !valid.IsZero() || !grace.IsZero() {
-		t.Errorf("entitledWindow() with a perpetual license = %s, %s; want zero (never ends)", valid, grace)
 	}
 }

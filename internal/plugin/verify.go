@@ -19,7 +19,8 @@ Exit status:
   1  the token verifies but does not entitle: EXPIRED, NOT_YET_VALID, SUSPENDED,
      FEATURE_NOT_ENTITLED
   2  the token does not verify: SIGNATURE_INVALID, UNKNOWN_KEY, MALFORMED
-  3  usage or cluster error (bad arguments, unreadable file, missing object)`,
+  3  usage or cluster error (bad arguments, unreadable file, missing object)
+  4  REVOKED: the operator removed the token; the Secret says why and when`,
 		Example: `  kubectl license verify globex -n licensing --feature replication
   kubectl license verify -f license.jwt --jwks jwks.json
   kubectl license verify -f globex.license.json --jwks jwks.json --at 2027-06-01T00:00:00Z`,
