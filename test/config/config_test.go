@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -149,7 +150,7 @@ func TestDefaultHasAllCRDs(t *testing.T) {
 	if len(crds) != len(bases) {
 		t.Errorf("rendered %d CRDs, config/crd/bases has %d: is config/crd/kustomization.yaml complete?", len(crds), len(bases))
 	}
-	want := map[string]string{"Product": "products", "LicenseTemplate": "licensetemplates", "Licensee": "licensees"}
+	want := map[string]string{"Product": "products", "LicenseTemplate": "licensetemplates", "Licensee": "licensees", "Activation": "activations", "SeatLease": "seatleases"}
 	for _, crd := range crds {
 		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
 		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
@@ -347,35 +348,52 @@ func isSubset(sub, set map[string]string) bool {
 	return true
 }
 
-func TestMetricsService(t *testing.T) {
+// TestServices: the metrics and license API Services select the manager pods
+// and target the ports the manager serves on.
+func TestServices(t *testing.T) {
 	objs := render(t, "config/default")
 	d, c := managerDeployment(t, objs)
 	svcs := typedAll[corev1.Service](t, objs, "Service")
-	if len(svcs) != 1 || svcs[0].Name != namePrefix+"controller-manager-metrics-service" {
-		t.Fatalf("want one metrics Service, got %d", len(svcs))
+	want := map[string]string{
+		namePrefix + "controller-manager-metrics-service": "metrics-bind-address",
+		namePrefix + "license-api":                        "license-api-bind-address",
 	}
-	svc := svcs[0]
-	if !isSubset(svc.Spec.Selector, d.Spec.Template.Labels) {
-		t.Errorf("Service selector %v does not select the manager pods %v", svc.Spec.Selector, d.Spec.Template.Labels)
+	if len(svcs) != len(want) {
+		t.Fatalf("want %d Services, got %d", len(want), len(svcs))
 	}
-	if len(svc.Spec.Ports) != 1 {
-		t.Fatalf("want one Service port, got %v", svc.Spec.Ports)
-	}
-	sp := svc.Spec.Ports[0]
-	if sp.Name != "https" || sp.Port != 8443 {
-		t.Errorf("Service port %s/%d, want https/8443", sp.Name, sp.Port)
-	}
-	metricsAddr, _ := flagValue(c.Args, "metrics-bind-address")
-	target := sp.TargetPort
-	if target.Type == intstr.String {
-		i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == target.StrVal })
-		if i < 0 {
-			t.Fatalf("Service targetPort %q names no container port", target.StrVal)
+	for _, svc := range svcs {
+		flag, ok := want[svc.Name]
+		if !ok {
+			t.Errorf("unexpected Service %s", svc.Name)
+			continue
 		}
-		target = intstr.FromInt32(c.Ports[i].ContainerPort)
+		if !isSubset(svc.Spec.Selector, d.Spec.Template.Labels) {
+			t.Errorf("Service %s selector %v does not select the manager pods %v", svc.Name, svc.Spec.Selector, d.Spec.Template.Labels)
+		}
+		if len(svc.Spec.Ports) != 1 {
+			t.Fatalf("Service %s: want one port, got %v", svc.Name, svc.Spec.Ports)
+		}
+		sp := svc.Spec.Ports[0]
+		addr, _ := flagValue(c.Args, flag)
+		if sp.Name != "https" || ":"+strconv.Itoa(int(sp.Port)) != addr {
+			t.Errorf("Service %s port %s/%d, want https on the port of --%s=%s", svc.Name, sp.Name, sp.Port, flag, addr)
+		}
+		target := sp.TargetPort
+		if target.Type == intstr.String {
+			i := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == target.StrVal })
+			if i < 0 {
+				t.Fatalf("Service %s targetPort %q names no container port", svc.Name, target.StrVal)
+			}
+			target = intstr.FromInt32(c.Ports[i].ContainerPort)
+		}
+		if ":"+target.String() != addr {
+			t.Errorf("Service %s targets port %s, the manager serves --%s=%q", svc.Name, target.String(), flag, addr)
+		}
 	}
-	if ":"+target.String() != metricsAddr {
-		t.Errorf("Service targets port %s, the manager serves metrics on %q", target.String(), metricsAddr)
+	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool {
+		return e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+	}) {
+		t.Error("the manager needs POD_NAMESPACE from the Downward API: the license API keeps its CA in its own namespace")
 	}
 }
 

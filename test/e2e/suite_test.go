@@ -29,11 +29,15 @@ var (
 	workDir        string
 	managerBin     string
 	agentBin       string
+	apiClientBin   string
 	kubeconfigPath string
 	env            *envtest.Environment
 	clientset      *kubernetes.Clientset
 	// processes are stopped in reverse order in AfterSuite.
 	processes []*process
+	// manager is the manager process; licenseAPIAddr where it serves the license API.
+	manager        *process
+	licenseAPIAddr string
 )
 
 func TestE2E(t *testing.T) {
@@ -59,11 +63,12 @@ var _ = BeforeSuite(func() {
 	Expect(os.MkdirAll(binDir, 0o755)).To(Succeed())
 	buildCtx, cancelBuild := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancelBuild()
-	build := exec.CommandContext(buildCtx, "go", "build", "-o", binDir+string(filepath.Separator), "./cmd/manager", "./cmd/license-agent")
+	build := exec.CommandContext(buildCtx, "go", "build", "-o", binDir+string(filepath.Separator), "./cmd/manager", "./cmd/license-agent", "./test/e2e/apiclient")
 	build.Dir = testenv.RepoRoot()
 	out, err := build.CombinedOutput()
 	Expect(err).NotTo(HaveOccurred(), "go build ./cmd/manager ./cmd/license-agent:\n%s", out)
 	managerBin, agentBin = filepath.Join(binDir, "manager"), filepath.Join(binDir, "license-agent")
+	apiClientBin = filepath.Join(binDir, "apiclient")
 
 	By("starting a local control plane (kube-apiserver and etcd)")
 	cfg, err := testenv.Start(env)
@@ -74,9 +79,11 @@ var _ = BeforeSuite(func() {
 	kubeconfigPath = filepath.Join(workDir, "kubeconfig")
 	Expect(os.WriteFile(kubeconfigPath, env.KubeConfig, 0o600)).To(Succeed())
 
-	By("starting the manager")
-	startProcess("manager", []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
-		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0")
+	By("starting the manager, with the license API")
+	// Its CA and certificate go to the manager's namespace, as in a cluster.
+	mustKubectl("create", "namespace", "kubelicense-system")
+	licenseAPIAddr = freeLocalAddr()
+	manager = startManager("manager")
 })
 
 var _ = AfterSuite(func() {
@@ -232,6 +239,22 @@ func mustKubectl(args ...string) string {
 	out, err := kubectl("", args...)
 	Expect(err).NotTo(HaveOccurred())
 	return out
+}
+
+// startManager starts the manager binary, serving the license API on licenseAPIAddr.
+func startManager(name string) *process {
+	GinkgoHelper()
+	return startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
+		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address="+licenseAPIAddr)
+}
+
+// kill ends the process at once (SIGKILL): nothing of it runs on the way out.
+func (p *process) kill() {
+	if p.exited() {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.done
 }
 
 // freeLocalAddr is a loopback address with a port free right now. Another
