@@ -70,7 +70,7 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 			return fmt.Errorf("get LicenseTemplate %s: %w", spec.TemplateRef.Name, err)
 		default:
 			in.Template = &template.Spec
-			in.Problem = licenseProblem(spec, template, product)
+			in.Problem = entitlement.LicenseProblem(spec, template, product)
 		}
 		if in.Problem != "" {
 			s.problems = append(s.problems, fmt.Sprintf("license %s: %s", spec.Name, in.Problem))
@@ -79,26 +79,6 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 	}
 	s.product = product
 	return nil
-}
-
-// licenseProblem is why a license cannot be issued from template, or "".
-func licenseProblem(spec licensingv1alpha1.LicenseSpec, t *licensingv1alpha1.LicenseTemplate, product *licensingv1alpha1.Product) string {
-	if t.Spec.ProductRef.Name != product.Name {
-		return fmt.Sprintf("LicenseTemplate %s is for Product %s, not %s; use a template of %s", t.Name, t.Spec.ProductRef.Name, product.Name, product.Name)
-	}
-	p := &product.Spec
-	if prob := templateFitsProduct(&t.Spec, p); prob != nil {
-		return "LicenseTemplate " + t.Name + ": " + prob.message
-	}
-	if spec.Features != nil {
-		if unknown := unknownFeatures(spec.Features.Add, p); len(unknown) > 0 {
-			return fmt.Sprintf("features.add names %s, not declared in the Product; declare it there or remove it", quoteList(unknown))
-		}
-	}
-	if unknown := unknownQuotas(spec.Quotas, p); len(unknown) > 0 {
-		return fmt.Sprintf("quotas names %s, not declared in the Product; declare it there or remove it", quoteList(unknown))
-	}
-	return ""
 }
 
 // startsFromSecret recovers when each license started from the token already

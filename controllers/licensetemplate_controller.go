@@ -3,8 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/entitlement"
 )
 
 // indexProductRef indexes LicenseTemplates and Licensees by spec.productRef.name.
@@ -63,11 +62,8 @@ func (r *LicenseTemplateReconciler) Reconcile(ctx context.Context, req reconcile
 // templateFitsProduct is the first problem of the template against the
 // Product's catalogue, or nil when it fits.
 func templateFitsProduct(t *licensingv1alpha1.LicenseTemplateSpec, p *licensingv1alpha1.ProductSpec) *problem {
-	if unknown := unknownFeatures(t.Features, p); len(unknown) > 0 {
-		return newProblem(licensingv1alpha1.ReasonUnknownFeature, "spec.features names %s, not declared in Product spec.features; declare it there or remove it", quoteList(unknown))
-	}
-	if unknown := unknownQuotas(t.Quotas, p); len(unknown) > 0 {
-		return newProblem(licensingv1alpha1.ReasonUnknownQuota, "spec.quotas names %s, not declared in Product spec.quotas; declare it there or remove it", quoteList(unknown))
+	if reason, msg := entitlement.TemplateProblem(t, p); msg != "" {
+		return newProblem(reason, "%s", msg)
 	}
 	return nil
 }
@@ -89,35 +85,6 @@ func setTemplateStalledCondition(t *licensingv1alpha1.LicenseTemplate, prob *pro
 		return
 	}
 	removeCondition(&t.Status.Conditions, licensingv1alpha1.ConditionStalled)
-}
-
-func unknownFeatures(names []licensingv1alpha1.FeatureName, p *licensingv1alpha1.ProductSpec) []string {
-	var unknown []string
-	for _, n := range names {
-		if !slices.ContainsFunc(p.Features, func(f licensingv1alpha1.FeatureDefinition) bool { return f.Name == n }) {
-			unknown = append(unknown, string(n))
-		}
-	}
-	return unknown
-}
-
-func unknownQuotas(quotas licensingv1alpha1.QuotaMap, p *licensingv1alpha1.ProductSpec) []string {
-	var unknown []string
-	for n := range quotas {
-		if !slices.ContainsFunc(p.Quotas, func(q licensingv1alpha1.QuotaDefinition) bool { return string(q.Name) == n }) {
-			unknown = append(unknown, n)
-		}
-	}
-	slices.Sort(unknown)
-	return unknown
-}
-
-func quoteList(names []string) string {
-	quoted := make([]string, len(names))
-	for i, n := range names {
-		quoted[i] = fmt.Sprintf("%q", n)
-	}
-	return strings.Join(quoted, ", ")
 }
 
 // SetupWithManager watches templates and the Products they refer to.

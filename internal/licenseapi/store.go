@@ -136,7 +136,7 @@ func (st *store) activate(ctx context.Context, l *licensingv1alpha1.Licensee, li
 		}
 	}
 	tooMany := newProblem(http.StatusConflict, license.CodeTooManyActivations,
-		"license %s has all its %d activations in use; deactivate a machine (DELETE /v1/activations/{fingerprint}) first", lic, max)
+		"every activation of license %s (%d) is in use; deactivate a machine (DELETE /v1/activations/{fingerprint}) first", lic, max)
 	if int32(len(taken)) >= max {
 		return nil, false, tooMany
 	}
@@ -258,7 +258,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			noteLapse(s)
 		}
 	}
-	p := newProblem(http.StatusConflict, license.CodeNoSeatsAvailable, "all %d seats of license %s are held; retry when one is released or lapses", seats, lic)
+	p := newProblem(http.StatusConflict, license.CodeNoSeatsAvailable, "every seat of license %s (%d) is held; retry when one is released or lapses", lic, seats)
 	if !firstLapse.IsZero() && firstLapse.After(now) {
 		p.retryAfter = firstLapse.Sub(now)
 	} else {

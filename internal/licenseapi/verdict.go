@@ -48,10 +48,9 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 			in.Problem = fmt.Sprintf("LicenseTemplate %s does not exist", spec.TemplateRef.Name)
 		case err != nil:
 			return nil, fmt.Errorf("get LicenseTemplate %s: %w", spec.TemplateRef.Name, err)
-		case t.Spec.ProductRef.Name != c.product:
-			in.Problem = fmt.Sprintf("LicenseTemplate %s is for Product %s", t.Name, t.Spec.ProductRef.Name)
 		default:
 			in.Template = &t.Spec
+			in.Problem = entitlement.LicenseProblem(spec, t, c.productObj)
 		}
 		inputs = append(inputs, in)
 	}
