@@ -18,12 +18,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
+	"github.com/kubelicense/kubelicense/internal/licensemetrics"
 	"github.com/kubelicense/kubelicense/internal/servingcert"
 )
 
@@ -146,6 +148,7 @@ func run(s settings) error {
 			return err
 		}
 	}
+	metrics.Registry.MustRegister(licensemetrics.New(mgr.GetCache()))
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

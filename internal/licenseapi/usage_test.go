@@ -3,15 +3,20 @@ package licenseapi_test
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
+	"github.com/kubelicense/kubelicense/internal/licensemetrics"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -258,5 +263,80 @@ var _ = Describe("a restart", func() {
 		a := call(apiB, "PUT", "/v1/seats/"+s.Lease.ID, i.token, nil)
 		Expect(a.status).To(Equal(http.StatusOK), string(a.body))
 		Expect(call(apiB, "POST", "/v1/activations", i.token, license.ActivateRequest{License: "main", Fingerprint: "m-1"}).status).To(Equal(http.StatusOK))
+	})
+})
+
+var _ = Describe("metrics", func() {
+	It("exports seats in use and activations per license, read at scrape time", func() {
+		i := issue(func(t *licensingv1alpha1.LicenseTemplateSpec) {
+			t.Seats, t.MaxActivations = ptrTo(int32(3)), ptrTo(int32(2))
+		})
+		Expect(call(apiA, "POST", "/v1/activations", i.token, license.ActivateRequest{License: "main", Fingerprint: "m-1"}).status).To(Equal(http.StatusCreated))
+		Expect(call(apiA, "POST", "/v1/seats", i.token, license.SeatRequest{License: "main", Holder: "h"}).status).To(Equal(http.StatusCreated))
+
+		reg := prometheus.NewPedanticRegistry()
+		reg.MustRegister(licensemetrics.New(k8sClient))
+		labels := fmt.Sprintf(`{license="main",licensee="globex",namespace=%q,product="acme-db"}`, i.ns)
+		want := func(inUse, activations int) string {
+			return fmt.Sprintf(`# HELP kubelicense_license_activations Fingerprints activated now (licenses with maxActivations only).
+# TYPE kubelicense_license_activations gauge
+kubelicense_license_activations%[1]s %[3]d
+# HELP kubelicense_license_max_activations Distinct fingerprints that may activate the license (licenses with maxActivations only).
+# TYPE kubelicense_license_max_activations gauge
+kubelicense_license_max_activations%[1]s 2
+# HELP kubelicense_license_seats Concurrent seat leases the license allows (licenses with seats only).
+# TYPE kubelicense_license_seats gauge
+kubelicense_license_seats%[1]s 3
+# HELP kubelicense_license_seats_in_use Seat leases held now (licenses with seats only).
+# TYPE kubelicense_license_seats_in_use gauge
+kubelicense_license_seats_in_use%[1]s %[2]d
+`, labels, inUse, activations)
+		}
+		only := func() error {
+			// Other specs' Licensees are in the registry too: compare this one's series.
+			mfs, err := reg.Gather()
+			if err != nil {
+				return err
+			}
+			var b strings.Builder
+			for _, mf := range mfs {
+				var mine []*dto.Metric
+				for _, m := range mf.Metric {
+					for _, lp := range m.Label {
+						if lp.GetName() == "namespace" && lp.GetValue() == i.ns {
+							mine = append(mine, m)
+						}
+					}
+				}
+				mf.Metric = mine
+				if len(mine) > 0 {
+					if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+						return err
+					}
+				}
+			}
+			if b.String() != want(1, 1) {
+				return fmt.Errorf("got\n%s", b.String())
+			}
+			return nil
+		}
+		Eventually(only).Should(Succeed())
+
+		By("a deleted Licensee's series disappear")
+		Expect(k8sClient.Delete(ctx, i.get())).To(Succeed())
+		Eventually(func() (int, error) {
+			mfs, err := reg.Gather()
+			n := 0
+			for _, mf := range mfs {
+				for _, m := range mf.Metric {
+					for _, lp := range m.Label {
+						if lp.GetName() == "namespace" && lp.GetValue() == i.ns {
+							n++
+						}
+					}
+				}
+			}
+			return n, err
+		}).Should(BeZero())
 	})
 })
