@@ -111,8 +111,7 @@ func Evaluate(in Input) Result {
 	}
 
 	r.Features, r.Quotas = effectiveEntitlements(r.Licenses, now, in.LicenseeSuspended)
-	r.LicensedReason, r.LicensedMessage = licensedReason(r.Licenses, in.LicenseeSuspended, now)
-	r.Licensed = r.LicensedReason == ReasonValid || r.LicensedReason == ReasonInGracePeriod
+	r.Licensed, r.LicensedReason, r.LicensedMessage = licensed(r.Licenses, in.LicenseeSuspended, now)
 	r.ExpiresAt = expiresAt(r.Licenses)
 	r.Revoke = revoke(r.Licenses, r.Licensed, now)
 	return r
@@ -264,10 +263,12 @@ var reasons = map[v1alpha1.LicenseState]struct{ reason, text string }{
 	v1alpha1.LicenseStateExpired:       {ReasonExpired, "expired"},
 }
 
-// licensedReason is the reason and message of the Licensed condition at now.
-func licensedReason(ls []License, licenseeSuspended bool, now time.Time) (string, string) {
+// licensed is whether the licenses entitle at now, with the reason and message
+// of the Licensed condition: the state comes from pkg/license, never from a reason.
+func licensed(ls []License, licenseeSuspended bool, now time.Time) (entitled bool, reason, message string) {
 	if c := claimsOf(ls, licenseeSuspended); len(c.Licenses) > 0 {
-		best := stateOf(c.State(now))
+		state := c.State(now)
+		best := stateOf(state)
 		var parts []string
 		for _, l := range ls {
 			if l.State == best {
@@ -275,18 +276,18 @@ func licensedReason(ls []License, licenseeSuspended bool, now time.Time) (string
 			}
 		}
 		if best == v1alpha1.LicenseStateSuspended && licenseeSuspended {
-			return ReasonSuspended, "the licensee is suspended (spec.suspended): " + strings.Join(parts, ", ")
+			return false, ReasonSuspended, "the licensee is suspended (spec.suspended): " + strings.Join(parts, ", ")
 		}
-		return reasons[best].reason, reasons[best].text + ": " + strings.Join(parts, ", ")
+		return state.Entitling(), reasons[best].reason, reasons[best].text + ": " + strings.Join(parts, ", ")
 	}
 	if len(ls) == 0 {
-		return ReasonNoLicenses, "no licenses in spec.licenses"
+		return false, ReasonNoLicenses, "no licenses in spec.licenses"
 	}
 	var problems []string
 	for _, l := range ls {
 		problems = append(problems, l.Name+": "+l.Message)
 	}
-	return ReasonNoLicenses, "no usable license: " + strings.Join(problems, "; ")
+	return false, ReasonNoLicenses, "no usable license: " + strings.Join(problems, "; ")
 }
 
 // licenseDetail says when a license's state ends or ended, for the Licensed message.
