@@ -33,9 +33,11 @@ import (
 type settings struct {
 	metricsAddr, probeAddr string
 	leaderElect, secure    bool
-	apiQPS, eventQPS       float64
-	apiBurst, eventBurst   int
-	licenseAPI             licenseAPISettings
+	// Leader election timings and the bound on a graceful shutdown.
+	leaseDuration, renewDeadline, retryPeriod, shutdownTimeout time.Duration
+	apiQPS, eventQPS                                           float64
+	apiBurst, eventBurst                                       int
+	licenseAPI                                                 licenseAPISettings
 }
 
 // licenseAPISettings configure the license API (see docs/license-api.md).
@@ -81,7 +83,11 @@ func main() {
 	var s settings
 	flag.StringVar(&s.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 with --metrics-secure=false; 0 disables it.")
 	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
-	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time.")
+	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time (every replica serves the license API).")
+	flag.DurationVar(&s.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits after the leader's last renewal before taking over (a leader that shuts down releases at once).")
+	flag.DurationVar(&s.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leadership.")
+	flag.DurationVar(&s.retryPeriod, "leader-elect-retry-period", 2*time.Second, "How often candidates try to acquire or renew leadership.")
+	flag.DurationVar(&s.shutdownTimeout, "graceful-shutdown-timeout", 30*time.Second, "On SIGTERM, how long the manager waits for reconciles and license API requests in flight before it exits.")
 	flag.BoolVar(&s.secure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
 	flag.Float64Var(&s.apiQPS, "kube-api-qps", 50, "Requests per second to the API server (issuing, status).")
 	flag.IntVar(&s.apiBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
@@ -105,6 +111,12 @@ func run(s settings) error {
 	}
 	if err := s.licenseAPI.check(); err != nil {
 		return err
+	}
+	if s.retryPeriod <= 0 || s.renewDeadline <= s.retryPeriod || s.leaseDuration <= s.renewDeadline {
+		return fmt.Errorf("leader election needs 0 < --leader-elect-retry-period < --leader-elect-renew-deadline < --leader-elect-lease-duration (got %s, %s, %s)", s.retryPeriod, s.renewDeadline, s.leaseDuration)
+	}
+	if s.shutdownTimeout <= 0 {
+		return fmt.Errorf("--graceful-shutdown-timeout must be positive")
 	}
 	scheme := runtime.NewScheme()
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
@@ -130,7 +142,16 @@ func run(s settings) error {
 		HealthProbeBindAddress: s.probeAddr,
 		LeaderElection:         s.leaderElect,
 		LeaderElectionID:       "kubelicense.licensing.kubelicense.io",
-		Cache:                  controllers.CacheOptions(),
+		// The manager's own namespace, in a cluster and out of one.
+		LeaderElectionNamespace: servingcert.Namespace(),
+		// A leader that stops (SIGTERM, a rollout) hands over at once instead
+		// of making the standby wait a whole lease duration.
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &s.leaseDuration,
+		RenewDeadline:                 &s.renewDeadline,
+		RetryPeriod:                   &s.retryPeriod,
+		GracefulShutdownTimeout:       &s.shutdownTimeout,
+		Cache:                         controllers.CacheOptions(),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
@@ -144,7 +165,9 @@ func run(s settings) error {
 		return err
 	}
 	if s.licenseAPI.addr != "0" {
-		if err := setupLicenseAPI(ctx, mgr, s.licenseAPI, signingKeys); err != nil {
+		// In-flight license API requests get two thirds of the grace period,
+		// so the API is done before the manager stops waiting for it.
+		if err := setupLicenseAPI(ctx, mgr, s.licenseAPI, signingKeys, s.shutdownTimeout*2/3); err != nil {
 			return err
 		}
 	}
@@ -162,7 +185,7 @@ func run(s settings) error {
 // setupLicenseAPI adds the license API and its TLS source to mgr: every replica
 // serves it. The certificate is loaded (or created once for all replicas)
 // before the manager starts, so a replica never serves without one.
-func setupLicenseAPI(ctx context.Context, mgr ctrl.Manager, l licenseAPISettings, keys *controllers.SigningKeys) error {
+func setupLicenseAPI(ctx context.Context, mgr ctrl.Manager, l licenseAPISettings, keys *controllers.SigningKeys, shutdownTimeout time.Duration) error {
 	cfg := rest.CopyConfig(mgr.GetConfig())
 	cfg.QPS, cfg.Burst = float32(l.kubeQPS), l.kubeBurst
 	direct, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme()})
@@ -189,7 +212,7 @@ func setupLicenseAPI(ctx context.Context, mgr ctrl.Manager, l licenseAPISettings
 	_, err = licenseapi.Setup(ctx, mgr, licenseapi.Options{
 		Addr: l.addr, TLS: certs.TLSConfig(), Live: direct, Writer: direct, Keys: keys,
 		PerLicensee: l.perLicensee, PerAddress: l.perAddress, FailedAuth: l.badAuth,
-		DefaultSeatTTL: l.seatTTL,
+		DefaultSeatTTL: l.seatTTL, ShutdownTimeout: shutdownTimeout,
 	})
 	return err
 }

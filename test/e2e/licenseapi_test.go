@@ -1,12 +1,21 @@
 package e2e
 
 import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -139,6 +148,63 @@ var _ = Describe("the license API of the manager binary, called from another pro
 
 		out := mustKubectl("get", "activations,seatleases", "-n", ns)
 		Expect(strings.Count(out, "online-corp.main.")).To(Equal(4), out)
+	})
+
+	It("finishes a license API request in flight, releases leadership at once and exits 0", func() {
+		// (Another spec may have killed and restarted the manager: wait until
+		// this one leads, not its predecessor's lease.)
+		Eventually(manager.log).Should(ContainSubstring("Successfully acquired lease"), "the manager is the leader")
+
+		By("a request whose body is not sent yet: the server waits in the handler")
+		token, err := os.ReadFile(filepath.Join(files, "license.jwt"))
+		Expect(err).NotTo(HaveOccurred())
+		ca, err := os.ReadFile(filepath.Join(files, "ca.crt"))
+		Expect(err).NotTo(HaveOccurred())
+		pool := x509.NewCertPool()
+		Expect(pool.AppendCertsFromPEM(ca)).To(BeTrue())
+		conn, err := tls.Dial("tcp", licenseAPIAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close()
+		body := `{"nonce":"in-flight"}`
+		_, err = fmt.Fprintf(conn, "POST /v1/validate HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+			licenseAPIAddr, token, len(body))
+		Expect(err).NotTo(HaveOccurred())
+		reader := bufio.NewReader(conn)
+		// The server says 100 Continue when the handler starts reading the body:
+		// from then on the request is in flight.
+		line, err := reader.ReadString('\n')
+		Expect(err).NotTo(HaveOccurred())
+		Expect(line).To(HavePrefix("HTTP/1.1 100"))
+		_, err = reader.ReadString('\n') // the blank line after it
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(manager.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Eventually(func() error { // the listener closes: no new connections
+			c, err := net.Dial("tcp", licenseAPIAddr)
+			if err == nil {
+				c.Close()
+				return fmt.Errorf("still accepting connections")
+			}
+			return nil
+		}).Should(Succeed())
+
+		_, err = io.WriteString(conn, body)
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.ReadResponse(reader, nil)
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK), "the request in flight is answered")
+		Expect(resp.Header.Get(license.HeaderSignature)).NotTo(BeEmpty())
+
+		Eventually(manager.done).WithTimeout(30 * time.Second).Should(BeClosed())
+		Expect(manager.waitErr).NotTo(HaveOccurred(), "exit status 0")
+		out := mustKubectl("get", "lease", "-n", "kubelicense-system", "kubelicense.licensing.kubelicense.io", "-o", "jsonpath={.spec.holderIdentity}")
+		Expect(out).To(BeEmpty(), "leadership released on the way out")
+		Expect(manager.log()).NotTo(ContainSubstring("ERROR"))
+
+		manager = startManager("manager-after-sigterm")
+		Eventually(manager.log).WithTimeout(10*time.Second).Should(ContainSubstring("Successfully acquired lease"),
+			"released, so the next manager leads without waiting out the lease")
 	})
 })
 

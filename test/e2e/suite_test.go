@@ -244,8 +244,11 @@ func mustKubectl(args ...string) string {
 // startManager starts the manager binary, serving the license API on licenseAPIAddr.
 func startManager(name string) *process {
 	GinkgoHelper()
+	// Leader election as in a cluster, with short timings so that a manager
+	// restarted after a SIGKILL takes over within seconds.
 	return startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
-		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address="+licenseAPIAddr)
+		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address="+licenseAPIAddr,
+		"--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s")
 }
 
 // kill ends the process at once (SIGKILL): nothing of it runs on the way out.
