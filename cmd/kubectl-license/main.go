@@ -1,6 +1,7 @@
 // Command kubectl-license is the kubelicense kubectl plugin (kubectl license ...):
-// Licensee status, token inspection and verification, renewal, key rotation and
-// offline bundle export. See docs/kubectl-license.md.
+// Licensee status, token inspection and verification, renewal, key rotation,
+// offline bundle export, and the license API's activations and seat leases.
+// See docs/kubectl-license.md.
 package main
 
 import (

@@ -78,14 +78,15 @@ type explainedError struct {
 func (e *explainedError) Error() string { return e.msg }
 func (e *explainedError) Unwrap() error { return e.cause }
 
-// listError explains a failed list of licensees in namespace ("" for all).
-func listError(err error, namespace string) error {
+// listError explains a failed list of resource (plural: "licensees") in
+// namespace ("" for all).
+func listError(err error, resource, namespace string) error {
 	where := "namespace " + namespace
 	if namespace == "" {
 		where = "all namespaces"
 	}
-	return requestError(err, "list licensees in "+where,
-		"ask for RBAC to list licensees there, or pick a namespace you can read with -n")
+	return requestError(err, "list "+resource+" in "+where,
+		"ask for RBAC to list "+resource+" there, or pick a namespace you can read with -n")
 }
 
 // requestError prefixes err with what was asked and says what to do about the
@@ -93,7 +94,7 @@ func listError(err error, namespace string) error {
 func requestError(err error, what, forbiddenHint string) error {
 	switch {
 	case meta.IsNoMatchError(err):
-		return fmt.Errorf("%s: the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): %w", what, err)
+		return fmt.Errorf("%s: the licensing.kubelicense.io CRDs are not installed in this cluster, or are older than this plugin; install or upgrade kubelicense (make install, or kubectl apply -f dist/install.yaml): %w", what, err)
 	case apierrors.IsForbidden(err):
 		return fmt.Errorf("%s: access denied; %s: %w", what, forbiddenHint, err)
 	case !isAPIStatus(err):

@@ -112,9 +112,9 @@ var _ = Describe("kubectl license", func() {
 			r := kubectlLicense("status", "-n", f.namespace)
 			Expect(r.code).To(Equal(ExitOK), r.stderr)
 			Expect(r.stdout).To(Equal(
-				"LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          READY\n" +
-					"globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   True\n" +
-					"initech    acme-db   False (Expired)   main=Expired                -                                False (SecretConflict)\n"))
+				"LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          SEATS   ACTIVATIONS   READY\n" +
+					"globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   -       -             True\n" +
+					"initech    acme-db   False (Expired)   main=Expired                -                                -       -             False (SecretConflict)\n"))
 		})
 
 		It("adds the namespace with -A and columns with -o wide", func() {
@@ -451,7 +451,7 @@ func TestRequestErrors(t *testing.T) {
 
 	const (
 		object      = "licensee licensing/globex: "
-		noCRDsHint  = "the licensing.kubelicense.io CRDs are not installed in this cluster; install kubelicense first (make install, or kubectl apply -f dist/install.yaml): "
+		noCRDsHint  = "the licensing.kubelicense.io CRDs are not installed in this cluster, or are older than this plugin; install or upgrade kubelicense (make install, or kubectl apply -f dist/install.yaml): "
 		objectRBAC  = `access denied; ask for RBAC on licensees in namespace "licensing": `
 		listRBAC    = "access denied; ask for RBAC to list licensees there, or pick a namespace you can read with -n: "
 		unreachHint = "cannot reach the API server; check the cluster in your kubeconfig (--kubeconfig, --context) and your network: "
@@ -475,10 +475,12 @@ func TestRequestErrors(t *testing.T) {
 		{name: "object, plain error", got: apiError(plain, ""), cause: plain, want: object + unreachHint + "boom"},
 		{name: "object, other status", got: apiError(internal, "hint"), cause: internal, want: object + internal.Error()},
 		{name: "object, wrapped status", got: apiError(conflict, "hint"), cause: conflict, want: object + conflict.Error()},
-		{name: "list all, no CRDs", got: listError(noCRDs, ""), cause: noCRDs, want: "list licensees in all namespaces: " + noCRDsHint + noCRDs.Error()},
-		{name: "list all, forbidden", got: listError(forbidden, ""), cause: forbidden, want: "list licensees in all namespaces: " + listRBAC + forbidden.Error()},
-		{name: "list all, unreachable", got: listError(unreachable, ""), cause: unreachable, want: "list licensees in all namespaces: " + unreachHint + unreachable.Error()},
-		{name: "list namespace, other status", got: listError(internal, "licensing"), cause: internal, want: "list licensees in namespace licensing: " + internal.Error()},
+		{name: "list all, no CRDs", got: listError(noCRDs, "licensees", ""), cause: noCRDs, want: "list licensees in all namespaces: " + noCRDsHint + noCRDs.Error()},
+		{name: "list all, forbidden", got: listError(forbidden, "licensees", ""), cause: forbidden, want: "list licensees in all namespaces: " + listRBAC + forbidden.Error()},
+		{name: "list all, unreachable", got: listError(unreachable, "licensees", ""), cause: unreachable, want: "list licensees in all namespaces: " + unreachHint + unreachable.Error()},
+		{name: "list activations, forbidden", got: listError(forbidden, "activations", "licensing"), cause: forbidden,
+			want: "list activations in namespace licensing: access denied; ask for RBAC to list activations there, or pick a namespace you can read with -n: " + forbidden.Error()},
+		{name: "list namespace, other status", got: listError(internal, "licensees", "licensing"), cause: internal, want: "list licensees in namespace licensing: " + internal.Error()},
 	}
 	for _, tt := range tests {
 		if tt.got.Error() != tt.want {

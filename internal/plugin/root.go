@@ -105,17 +105,19 @@ func NewCommand(opts Options) *cobra.Command {
 
 	root := &cobra.Command{
 		Use:   "kubectl-license",
-		Short: "Inspect, verify, renew and export kubelicense licenses",
+		Short: "Inspect, verify, renew and export kubelicense licenses, and manage their activations and seats",
 		Long: `kubectl license works with the licenses the kubelicense operator issues:
 a status table of Licensees, inspection and verification of license tokens
-(in the cluster or offline), renewal and key-rotation requests, and export of
-offline license bundles.
+(in the cluster or offline), renewal and key-rotation requests, export of
+offline license bundles, and the license API's activations and seat leases
+(list them, deactivate a machine, release a seat).
 
 Exit status: 0 success or a license that entitles (VALID, IN_GRACE_PERIOD);
 1 a verified license that does not entitle (EXPIRED, NOT_YET_VALID, SUSPENDED,
 FEATURE_NOT_ENTITLED); 2 a token that does not verify (SIGNATURE_INVALID,
-UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error; 4 a revoked license
-(REVOKED: the operator removed the token from the Secret).`,
+UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error (also: nothing to
+deactivate or release, or a seat another holder took meanwhile); 4 a revoked
+license (REVOKED: the operator removed the token from the Secret).`,
 		Annotations: map[string]string{
 			cobra.CommandDisplayNameAnnotation: "kubectl license",
 		},
@@ -123,7 +125,7 @@ UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error; 4 a revoked license
 		SilenceErrors: true,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usagef("unknown command %q; the commands are status, inspect, verify, renew, rotate-key and export", args[0])
+				return usagef("unknown command %q; the commands are status, inspect, verify, renew, rotate-key, export, activations, seats, deactivate and release", args[0])
 			}
 			return nil
 		},
@@ -145,6 +147,10 @@ UNKNOWN_KEY, MALFORMED); 3 a usage or cluster error; 4 a revoked license
 		p.newRenewCommand(),
 		p.newRotateKeyCommand(),
 		p.newExportCommand(),
+		p.newActivationsCommand(),
+		p.newSeatsCommand(),
+		p.newDeactivateCommand(),
+		p.newReleaseCommand(),
 	)
 	return root
 }

@@ -94,7 +94,7 @@ func fetchLicensees(ctx context.Context, c *cluster, names []string, allNamespac
 			namespace = ""
 		}
 		if err := c.client.List(ctx, &list, opts...); err != nil {
-			return nil, listError(err, namespace)
+			return nil, listError(err, "licensees", namespace)
 		}
 		slices.SortFunc(list.Items, func(a, b licensingv1alpha1.Licensee) int {
 			return cmp.Or(strings.Compare(a.Namespace, b.Namespace), strings.Compare(a.Name, b.Name))
@@ -150,6 +150,11 @@ type licenseSummary struct {
 	Features   []string                       `json:"features,omitempty"`
 	Quotas     map[string]int64               `json:"quotas,omitempty"`
 	Message    string                         `json:"message,omitempty"`
+	// Usage of the license API's limits, as the controller last counted it.
+	Seats          int32 `json:"seats,omitempty"`
+	SeatsInUse     int32 `json:"seatsInUse,omitempty"`
+	MaxActivations int32 `json:"maxActivations,omitempty"`
+	Activations    int32 `json:"activations,omitempty"`
 }
 
 type summaryList struct {
@@ -183,6 +188,11 @@ func summarizeLicensee(l *licensingv1alpha1.Licensee) licenseeSummary {
 			Features:   ls.Features,
 			Quotas:     ls.Quotas,
 			Message:    ls.Message,
+
+			Seats:          ls.Seats,
+			SeatsInUse:     ls.SeatsInUse,
+			MaxActivations: ls.MaxActivations,
+			Activations:    ls.Activations,
 		})
 	}
 	return s
@@ -213,7 +223,7 @@ type tableOptions struct {
 // NAMESPACE column with -A, more columns with -o wide.
 func renderStatusTable(out io.Writer, rows []licenseeSummary, now time.Time, o tableOptions) error {
 	tw := printers.GetNewTabWriter(out)
-	header := []string{"LICENSEE", "PRODUCT", "LICENSED", "LICENSES", "EXPIRES", "READY"}
+	header := []string{"LICENSEE", "PRODUCT", "LICENSED", "LICENSES", "EXPIRES", "SEATS", "ACTIVATIONS", "READY"}
 	if o.namespaces {
 		header = append([]string{"NAMESPACE"}, header...)
 	}
@@ -222,7 +232,8 @@ func renderStatusTable(out io.Writer, rows []licenseeSummary, now time.Time, o t
 	}
 	fmt.Fprintln(tw, strings.Join(header, "\t"))
 	for _, r := range rows {
-		cells := []string{r.Name, r.Product, licensedCell(r.Licensed), licensesCell(r.Licenses), expiresCell(r, now), readyCell(r.Ready)}
+		cells := []string{r.Name, r.Product, licensedCell(r.Licensed), licensesCell(r.Licenses), expiresCell(r, now),
+			seatsCell(r.Licenses), activationsCell(r.Licenses), readyCell(r.Ready)}
 		if o.namespaces {
 			cells = append([]string{r.Namespace}, cells...)
 		}
@@ -267,6 +278,32 @@ func licensesCell(ls []licenseSummary) string {
 		parts = append(parts, l.Name+"="+string(l.State))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// seatsCell is "2/5": seat leases held over seats, summed over the licenses;
+// "-" when no license has seats or holds any.
+func seatsCell(ls []licenseSummary) string {
+	return usageCell(ls, func(l licenseSummary) (int32, int32) { return l.SeatsInUse, l.Seats })
+}
+
+// activationsCell is "1/3": activations over maxActivations, like seatsCell.
+func activationsCell(ls []licenseSummary) string {
+	return usageCell(ls, func(l licenseSummary) (int32, int32) { return l.Activations, l.MaxActivations })
+}
+
+// usageCell sums "in use/limit" over ls. A limit lowered to 0 keeps what is in
+// use (the license API does not take it back), so "1/0" is shown, not "-".
+func usageCell(ls []licenseSummary, of func(licenseSummary) (inUse, limit int32)) string {
+	var inUse, limit int64
+	for _, l := range ls {
+		u, m := of(l)
+		inUse += int64(u)
+		limit += int64(m)
+	}
+	if inUse == 0 && limit == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", inUse, limit)
 }
 
 // expiresCell is relative and absolute; a licensed licensee without an end

@@ -14,6 +14,8 @@ import (
 func statusRows() []licenseeSummary {
 	globex := licenseeObject("licensing", "globex", "acme-db", "main", "trial")
 	globex.Status = validStatus("0123456789abcdef")
+	globex.Status.Licenses[0].Seats, globex.Status.Licenses[0].SeatsInUse = 5, 2
+	globex.Status.Licenses[0].MaxActivations, globex.Status.Licenses[0].Activations = 3, 1
 	initech := licenseeObject("sales", "initech", "acme-db", "main")
 	initech.Status = expiredStatus()
 	initech.Generation = 2
@@ -31,30 +33,30 @@ func TestRenderStatusTable(t *testing.T) {
 		{
 			name: "namespace",
 			want: `
-LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          READY
-globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   True
-initech    acme-db   False (Expired)   main=Expired                -                                False (SecretConflict)
-umbrella   acme-db   -                 <none>                      -                                -
+LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          SEATS   ACTIVATIONS   READY
+globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   2/5     1/3           True
+initech    acme-db   False (Expired)   main=Expired                -                                -       -             False (SecretConflict)
+umbrella   acme-db   -                 <none>                      -                                -       -             -
 `,
 		},
 		{
 			name: "all namespaces",
 			opts: tableOptions{namespaces: true},
 			want: `
-NAMESPACE   LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          READY
-licensing   globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   True
-sales       initech    acme-db   False (Expired)   main=Expired                -                                False (SecretConflict)
-sales       umbrella   acme-db   -                 <none>                      -                                -
+NAMESPACE   LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          SEATS   ACTIVATIONS   READY
+licensing   globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   2/5     1/3           True
+sales       initech    acme-db   False (Expired)   main=Expired                -                                -       -             False (SecretConflict)
+sales       umbrella   acme-db   -                 <none>                      -                                -       -             -
 `,
 		},
 		{
 			name: "wide",
 			opts: tableOptions{wide: true},
 			want: `
-LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          READY                    SERIAL             KEY ID                    ISSUED    NEXT CHECK   SECRET            MESSAGE
-globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   True                     0123456789abcdef   k-20261123-5030d178e665   60m ago   in 364d      globex-license    -
-initech    acme-db   False (Expired)   main=Expired                -                                False (SecretConflict)   -                  -                         -         -            initech-license   secret initech-license is owned by another writer
-umbrella   acme-db   -                 <none>                      -                                -                        -                  -                         -         -            umbrella-key      -
+LICENSEE   PRODUCT   LICENSED          LICENSES                    EXPIRES                          SEATS   ACTIVATIONS   READY                    SERIAL             KEY ID                    ISSUED    NEXT CHECK   SECRET            MESSAGE
+globex     acme-db   True (Valid)      main=Valid, trial=Expired   in 364d (2027-11-30T12:00:00Z)   2/5     1/3           True                     0123456789abcdef   k-20261123-5030d178e665   60m ago   in 364d      globex-license    -
+initech    acme-db   False (Expired)   main=Expired                -                                -       -             False (SecretConflict)   -                  -                         -         -            initech-license   secret initech-license is owned by another writer
+umbrella   acme-db   -                 <none>                      -                                -       -             -                        -                  -                         -         -            umbrella-key      -
 `,
 		},
 	}
@@ -134,5 +136,31 @@ func TestSummaryTimesAreUTC(t *testing.T) {
 	s := summarizeLicensee(l)
 	if got := s.ExpiresAt.Location(); got != time.UTC {
 		t.Errorf("ExpiresAt location = %v, want UTC", got)
+	}
+}
+
+func TestUsageCells(t *testing.T) {
+	lic := func(seats, inUse, max, acts int32) licenseSummary {
+		return licenseSummary{Seats: seats, SeatsInUse: inUse, MaxActivations: max, Activations: acts}
+	}
+	tests := []struct {
+		name              string
+		licenses          []licenseSummary
+		seats, activation string
+	}{
+		{"no licenses", nil, "-", "-"},
+		{"no limits", []licenseSummary{lic(0, 0, 0, 0)}, "-", "-"},
+		{"one license", []licenseSummary{lic(5, 2, 3, 0)}, "2/5", "0/3"},
+		{"summed", []licenseSummary{lic(5, 2, 3, 1), lic(10, 10, 0, 0), lic(0, 0, 2, 2)}, "12/15", "3/5"},
+		// Lowering a limit keeps what is in use: say so rather than "-".
+		{"limit removed, still in use", []licenseSummary{lic(0, 1, 0, 2)}, "1/0", "2/0"},
+	}
+	for _, tt := range tests {
+		if got := seatsCell(tt.licenses); got != tt.seats {
+			t.Errorf("%s: seatsCell() = %q, want %q", tt.name, got, tt.seats)
+		}
+		if got := activationsCell(tt.licenses); got != tt.activation {
+			t.Errorf("%s: activationsCell() = %q, want %q", tt.name, got, tt.activation)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
@@ -20,6 +21,7 @@ import (
 
 var (
 	env        *envtest.Environment
+	restConfig *rest.Config
 	k8sClient  client.Client
 	kubeconfig string
 	suiteCtx   context.Context
@@ -36,11 +38,11 @@ var _ = BeforeSuite(func() {
 	var err error
 	env, err = testenv.New()
 	Expect(err).NotTo(HaveOccurred())
-	cfg, err := testenv.Start(env)
+	restConfig, err = testenv.Start(env)
 	Expect(err).NotTo(HaveOccurred())
 	scheme, err := newScheme()
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme})
+	k8sClient, err = client.New(restConfig, client.Options{Scheme: scheme})
 	Expect(err).NotTo(HaveOccurred())
 
 	// The plugin connects the way it does for users: through a kubeconfig file.
