@@ -1,7 +1,6 @@
 package licenseapi
 
 import (
-	"fmt"
 	"regexp"
 	"time"
 
@@ -28,16 +27,10 @@ func activationOut(a *licensingv1alpha1.Activation) *license.Activation {
 	}
 }
 
-// LeaseID is the API's id of a lease: "<license>.<slot>.<lease id>", which names
-// its object without a lookup and changes when another holder takes the slot.
-func LeaseID(s *licensingv1alpha1.SeatLease) string {
-	return fmt.Sprintf("%s.%d.%s", s.Spec.License, s.Spec.Slot, s.Spec.LeaseID)
-}
-
 func leaseOut(s *licensingv1alpha1.SeatLease) *license.Lease {
 	ttl := time.Duration(s.Spec.TTLSeconds) * time.Second
 	return &license.Lease{
-		ID: LeaseID(s), License: s.Spec.License, Holder: s.Spec.Holder,
+		ID: usage.LeaseID(s), License: s.Spec.License, Holder: s.Spec.Holder,
 		ExpiresAt: usage.LeaseExpiry(s).UTC(), TTL: ttl.String(), HeartbeatEvery: (ttl / 3).String(),
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
-	"github.com/kubelicense/kubelicense/internal/licenseapi"
 	"github.com/kubelicense/kubelicense/internal/usage"
 )
 
@@ -41,7 +40,7 @@ func seatRowOf(s *licensingv1alpha1.SeatLease, now time.Time) seatRow {
 			Namespace: s.Namespace, Name: s.Name, Licensee: s.Spec.LicenseeRef.Name,
 			License: s.Spec.License, Slot: s.Spec.Slot,
 		},
-		Holder: s.Spec.Holder, Lease: licenseapi.LeaseID(s),
+		Holder: s.Spec.Holder, Lease: usage.LeaseID(s),
 		AcquiredAt: s.Spec.AcquiredAt.UTC(), RenewedAt: s.Spec.RenewedAt.UTC(), TTLSeconds: s.Spec.TTLSeconds,
 		ExpiresAt: usage.LeaseExpiry(s).UTC(), Held: usage.LeaseHeld(s, now),
 	}
@@ -135,7 +134,7 @@ another holder took the seat meanwhile, nothing is released.`,
 				return err
 			}
 			s, out := r.lease, cmd.OutOrStdout()
-			id := licenseapi.LeaseID(s)
+			id := usage.LeaseID(s)
 			held := fmt.Sprintf("holder %q, seat %d of license %s", s.Spec.Holder, s.Spec.Slot, s.Spec.License)
 			if r.goneMeanwhile {
 				fmt.Fprintf(out, "licensee %s/%s: seat lease %s (%s) was released meanwhile, by its holder or the operator\n", s.Namespace, args[0], id, held)
@@ -238,7 +237,7 @@ func (c *cluster) release(ctx context.Context, licensee string, ref leaseRef) (*
 			return nil, fmt.Errorf("seatlease %s/%s says licensee %q, license %q, slot %d, which its name does not: it was not written by the license API; nothing released (delete it with kubectl delete seatlease %s -n %s if it should go)",
 				key.Namespace, key.Name, s.Spec.LicenseeRef.Name, s.Spec.License, s.Spec.Slot, key.Name, key.Namespace)
 		}
-		current := licenseapi.LeaseID(s)
+		current := usage.LeaseID(s)
 		if want == "" {
 			want = current // by object name: the lease read now is the one to release
 		}

@@ -5,10 +5,18 @@
 package usage
 
 import (
+	"fmt"
 	"time"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 )
+
+// LeaseID is the license API's id of a lease: "<license>.<slot>.<lease id>",
+// which names its object without a lookup and changes when another holder
+// takes the slot.
+func LeaseID(l *licensingv1alpha1.SeatLease) string {
+	return fmt.Sprintf("%s.%d.%s", l.Spec.License, l.Spec.Slot, l.Spec.LeaseID)
+}
 
 // LeaseExpiry is when lease l lapses unless renewed: renewedAt + ttl.
 func LeaseExpiry(l *licensingv1alpha1.SeatLease) time.Time {
