@@ -66,11 +66,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			"and it answers only requests whose Host is localhost, a loopback address or an --allowed-host", "listen", cfg.Listen, "allowedHosts", cfg.AllowedHosts)
 	}
 	log.Info("license-agent serving", "listen", api.Addr().String(), "probeListen", cfg.ProbeListen,
-		"licenseDir", cfg.LicenseDir, "bundle", cfg.BundleFile, "jwks", cfg.JWKSFile, "trustBundledKeys", cfg.TrustBundledKeys)
+		"licenseDir", cfg.LicenseDir, "bundle", cfg.BundleFile, "jwks", cfg.JWKSFile, "trustBundledKeys", cfg.TrustBundledKeys,
+		"licenseAPI", cfg.LicenseAPI, "seat", cfg.Seat, "holder", cfg.Holder, "activate", cfg.Activate)
 	if err := a.Run(ctx, api, probes); err != nil {
+		// What the license API revealed about the flags (a --seat license
+		// without seats) is fixed like a bad flag.
+		if ce, ok := errors.AsType[*agent.ConfigError](err); ok {
+			fmt.Fprintf(stderr, "license-agent: %v\n", ce)
+			return exitConfig
+		}
 		log.Error("license-agent stopped", "error", err)
 		return exitRuntime
 	}
+	log.Info("license-agent stopped")
 	return 0
 }
 

@@ -22,6 +22,8 @@ type Agent struct {
 
 	// allowedHosts are the --allowed-host names, normalized.
 	allowedHosts map[string]bool
+	// online is the link to the license API; nil without --license-api.
+	online *online
 
 	snap atomic.Pointer[snapshot]
 	// mu serialises reloads and re-verifications, so a slow reload never
@@ -32,6 +34,8 @@ type Agent struct {
 	// tokensChanged and savedSeen say what --state-dir does not hold yet.
 	tokensChanged bool
 	savedSeen     int64
+	// caProblem is why the --license-api-ca file last failed to load, logged once.
+	caProblem string
 
 	// lastSeen is the latest wall clock observed, in Unix nanoseconds; the clock
 	// reading earlier than this (minus the leeway) has moved backwards.
@@ -68,6 +72,13 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("--jwks: %w; mount the product's <product>-license-keys ConfigMap (key jwks.json) and point --jwks at the file", err)
 		}
 	}
+	if cfg.LicenseAPI != "" {
+		o, err := newOnline(a)
+		if err != nil {
+			return nil, err
+		}
+		a.online = o
+	}
 	a.lastSeen.Store(a.now().UnixNano())
 	if cfg.StateDir != "" {
 		if err := a.restoreState(); err != nil {
@@ -84,6 +95,7 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Reload() bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.reloadCA()
 	in := readInputs(&a.cfg)
 	if cur := a.snap.Load(); cur != nil && cur.in == in {
 		return false
@@ -91,6 +103,22 @@ func (a *Agent) Reload() bool {
 	a.publish(a.admit(buildSnapshot(&a.cfg, in, a.now())))
 	a.metrics.reloads.Inc()
 	return true
+}
+
+// reloadCA picks up a changed --license-api-ca; an unusable file is logged
+// once and the CA already loaded stays in use. The caller holds mu.
+func (a *Agent) reloadCA() {
+	if a.online == nil {
+		return
+	}
+	problem := ""
+	if err := a.online.transport.reload(); err != nil {
+		problem = err.Error()
+	}
+	if problem != "" && problem != a.caProblem {
+		a.log.Warn("--license-api-ca not reloaded; the CA loaded before stays in use", "file", a.cfg.LicenseAPICA, "error", problem)
+	}
+	a.caProblem = problem
 }
 
 // admit refuses a verified token older than one already seen for the same

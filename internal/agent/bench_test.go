@@ -23,7 +23,7 @@ import (
 // stays comparable when other work competes for the CPU. See
 // docs/performance.md for the command and the figures.
 
-const benchFeatureBody = `{"feature":"replication","entitled":true,"code":"VALID"}`
+const benchFeatureBody = `{"feature":"replication","entitled":true,"code":"VALID","source":"offline"}`
 
 func BenchmarkFeatureCheck(b *testing.B) {
 	// The real clock, and a license valid around it, as in production.

@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
@@ -70,11 +73,47 @@ type Config struct {
 	// across restarts (an emptyDir of the pod).
 	StateDir string
 
+	// LicenseAPI, when set, is the operator's license API (https://...): the
+	// agent answers from its live verdict and falls back to the token while it
+	// is unreachable, for at most OfflineGrace.
+	LicenseAPI string
+	// LicenseAPICA is a PEM file of the CAs that sign the API's certificate
+	// (the kubelicense-license-api-ca ConfigMap mounted); empty: system roots.
+	LicenseAPICA string
+	// OnlineInterval is the time between two POST /v1/validate.
+	OnlineInterval time.Duration
+	// OfflineGrace is how long after the last online verdict the agent still
+	// answers from the token; past it, it fails closed.
+	OfflineGrace time.Duration
+	// Seat names the license whose floating seat the agent holds for its life,
+	// as Holder (a pod's <name>/<uid>), with leases of SeatTTL (0: the API's default).
+	Seat    string
+	Holder  string
+	SeatTTL time.Duration
+	// Activate names the license the agent activates Fingerprint for at start.
+	Activate string
+	// Fingerprint is sent with every validation, so node-locked licenses are
+	// checked; FingerprintFile, when set, is read by New instead.
+	Fingerprint     string
+	FingerprintFile string
+
 	// Now is the clock (nil: time.Now); tests move it.
 	Now func() time.Time
 	// Logger receives reloads and problems (nil: discard).
 	Logger *slog.Logger
 }
+
+// Defaults of the online mode; docs/license-agent.md says why.
+const (
+	DefaultOnlineInterval = time.Second
+	DefaultOfflineGrace   = 15 * time.Minute
+)
+
+// The Downward API variables a pod's seat holder is made of, unless --holder says.
+const (
+	envPodName = "POD_NAME"
+	envPodUID  = "POD_UID"
+)
 
 // defaultDebounce is long enough to cover the create/rename/remove burst of a
 // kubelet volume update and short enough to go unnoticed.
@@ -112,6 +151,18 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 		return nil
 	})
 	fs.StringVar(&cfg.StateDir, "state-dir", "", "optional writable directory (an emptyDir) where the agent remembers the latest time and the newest token it saw, so a restart detects a clock set back and an older token put back")
+	fs.StringVar(&cfg.LicenseAPI, "license-api", "", "URL of the operator's license API (e.g. https://kubelicense-license-api.kubelicense-system.svc:9443): answer from its live verdict, falling back to the token while it is unreachable")
+	fs.StringVar(&cfg.LicenseAPICA, "license-api-ca", "", "PEM file of the CA that signs the license API's certificate: ca.crt of the kubelicense-license-api-ca ConfigMap, mounted (default: the system's roots)")
+	fs.DurationVar(&cfg.OnlineInterval, "online-interval", DefaultOnlineInterval, "time between two validations by the license API (one call per interval, whatever the requests)")
+	fs.DurationVar(&cfg.OfflineGrace, "offline-grace", DefaultOfflineGrace, "how long after the last online verdict the agent still answers from the token while the license API is unreachable; past it, it fails closed")
+	fs.StringVar(&cfg.Seat, "seat", "", "hold a floating seat of this license (by name) for the life of the pod; ready only while it is held")
+	fs.StringVar(&cfg.Holder, "holder", "", "who holds the seat (default: $"+envPodName+"/$"+envPodUID+", from the Downward API)")
+	fs.DurationVar(&cfg.SeatTTL, "seat-ttl", 0, "how long a seat lease lasts after its last heartbeat, whole seconds between 10s and 24h (default: the license API's, 2m)")
+	fs.StringVar(&cfg.Activate, "activate", "", "activate the fingerprint for this license (by name) at start; ready only once it is active")
+	fs.StringVar(&cfg.Fingerprint, "fingerprint", "", "the machine's fingerprint, sent with every validation (node-locked licenses) and activated with --activate")
+	var fingerprintEnv string
+	fs.StringVar(&fingerprintEnv, "fingerprint-env", "", "read the fingerprint from this environment variable (e.g. NODE_NAME, set from the Downward API's spec.nodeName)")
+	fs.StringVar(&cfg.FingerprintFile, "fingerprint-file", "", "read the fingerprint from this file (e.g. /etc/machine-id through a hostPath volume), surrounding white space removed")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: license-agent [flags]\n\nServes the mounted kubelicense license on localhost. Every flag can also be set\nas %s<FLAG> (upper case, '-' as '_'), e.g. %sJWKS.\n\n", envPrefix, envPrefix)
 		fs.PrintDefaults()
@@ -131,6 +182,14 @@ func ParseConfig(args []string, getenv func(string) string, out io.Writer) (Conf
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if cfg.BundleFile != "" && set["license-dir"] {
 		return Config{}, errors.New("--bundle and --license-dir are both set: read the license either from a bundle file or from a mounted Secret directory, not both")
+	}
+	if err := resolveFingerprint(&cfg, set, fingerprintEnv, getenv); err != nil {
+		return Config{}, err
+	}
+	if cfg.Seat != "" && cfg.Holder == "" {
+		if err := holderFromPod(&cfg, getenv); err != nil {
+			return Config{}, err
+		}
 	}
 	if err := cfg.complete(); err != nil {
 		return Config{}, err
@@ -153,6 +212,58 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 	})
 	return err
+}
+
+// resolveFingerprint takes the fingerprint from at most one of --fingerprint,
+// --fingerprint-env and --fingerprint-file; an empty one is refused here (the
+// file is read by New).
+func resolveFingerprint(cfg *Config, set map[string]bool, fromEnv string, getenv func(string) string) error {
+	// Flags set from LICENSE_AGENT_* variables count as set too.
+	if n := countTrue(set["fingerprint"], set["fingerprint-env"], set["fingerprint-file"]); n > 1 {
+		return errors.New("more than one of --fingerprint, --fingerprint-env and --fingerprint-file is set: give the fingerprint one way")
+	}
+	switch {
+	case set["fingerprint"] && strings.TrimSpace(cfg.Fingerprint) == "":
+		return errors.New("--fingerprint is empty: set it to a value that names this machine, or use --fingerprint-env or --fingerprint-file")
+	case set["fingerprint-env"] && fromEnv == "":
+		return errors.New("--fingerprint-env is empty: name the environment variable that holds the fingerprint, e.g. --fingerprint-env=NODE_NAME")
+	case set["fingerprint-env"]:
+		cfg.Fingerprint = getenv(fromEnv)
+		if strings.TrimSpace(cfg.Fingerprint) == "" {
+			return fmt.Errorf("the fingerprint is empty: environment variable %s (--fingerprint-env) is not set or empty; set it in the container, e.g. from the Downward API: env: [{name: %s, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]", fromEnv, fromEnv)
+		}
+	case set["fingerprint-file"] && cfg.FingerprintFile == "":
+		return errors.New("--fingerprint-file is empty: name the file that holds the fingerprint, e.g. --fingerprint-file=/host/etc/machine-id")
+	}
+	cfg.Fingerprint = strings.TrimSpace(cfg.Fingerprint)
+	return nil
+}
+
+func countTrue(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// holderFromPod is the seat holder <pod name>/<pod uid> from the Downward API.
+func holderFromPod(cfg *Config, getenv func(string) string) error {
+	name, uid := getenv(envPodName), getenv(envPodUID)
+	var missing []string
+	if name == "" {
+		missing = append(missing, envPodName+" (fieldPath: metadata.name)")
+	}
+	if uid == "" {
+		missing = append(missing, envPodUID+" (fieldPath: metadata.uid)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--seat=%s needs a holder: set %s from the Downward API in the agent's container env (valueFrom.fieldRef), or set --holder", cfg.Seat, strings.Join(missing, " and "))
+	}
+	cfg.Holder = name + "/" + uid
+	return nil
 }
 
 func envName(flagName string) string {
@@ -197,6 +308,9 @@ func (c *Config) complete() error {
 			return err
 		}
 	}
+	if err := c.completeOnline(); err != nil {
+		return err
+	}
 	var err error
 	if c.BundleFile != "" {
 		if c.BundleFile, err = filepath.Abs(c.BundleFile); err != nil {
@@ -220,6 +334,89 @@ func (c *Config) complete() error {
 		if c.StateDir, err = filepath.Abs(c.StateDir); err != nil {
 			return fmt.Errorf("--state-dir: %w", err)
 		}
+	}
+	for _, p := range []*string{&c.LicenseAPICA, &c.FingerprintFile} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// completeOnline checks the flags of the online mode, which all need --license-api.
+func (c *Config) completeOnline() error {
+	if c.LicenseAPI == "" {
+		for flagName, v := range map[string]string{"license-api-ca": c.LicenseAPICA, "seat": c.Seat, "activate": c.Activate, "fingerprint": c.Fingerprint + c.FingerprintFile} {
+			if v != "" {
+				return fmt.Errorf("--%s needs --license-api: set it to the operator's license API, e.g. --license-api=https://kubelicense-license-api.kubelicense-system.svc:9443", flagName)
+			}
+		}
+		return nil
+	}
+	if err := checkAPIURL(c.LicenseAPI); err != nil {
+		return err
+	}
+	if c.OnlineInterval <= 0 {
+		return fmt.Errorf("--online-interval=%s must be positive, e.g. 1s", c.OnlineInterval)
+	}
+	if c.OfflineGrace < 0 {
+		return fmt.Errorf("--offline-grace=%s is negative: use 0 (fail closed as soon as the license API is unreachable) or a duration such as 15m", c.OfflineGrace)
+	}
+	for flagName, name := range map[string]string{"seat": c.Seat, "activate": c.Activate} {
+		if name != "" && !licenseNameRE.MatchString(name) {
+			return fmt.Errorf("--%s=%q is not a license name: give the name of a license in the Licensee's spec.licenses (lower case letters, digits and '-')", flagName, name)
+		}
+	}
+	if c.Seat != "" {
+		if err := checkWireText("--holder", c.Holder, license.MaxHolderLength); err != nil {
+			return err
+		}
+	}
+	if c.SeatTTL != 0 && (c.SeatTTL < 10*time.Second || c.SeatTTL > 24*time.Hour || c.SeatTTL%time.Second != 0) {
+		return fmt.Errorf("--seat-ttl=%s must be whole seconds between 10s and 24h, e.g. 2m", c.SeatTTL)
+	}
+	if c.Fingerprint != "" {
+		if err := checkWireText("--fingerprint", c.Fingerprint, license.MaxFingerprintLength); err != nil {
+			return err
+		}
+	}
+	if c.Activate != "" && c.Fingerprint == "" && c.FingerprintFile == "" {
+		return fmt.Errorf("--activate=%s needs a fingerprint: set --fingerprint, --fingerprint-env (e.g. NODE_NAME from the Downward API) or --fingerprint-file (e.g. /etc/machine-id through a hostPath volume)", c.Activate)
+	}
+	return nil
+}
+
+// licenseNameRE is a license name as the Licensee spec allows it (a DNS label).
+var licenseNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// checkWireText refuses what the license API would refuse as MALFORMED: empty,
+// longer than max bytes, control characters or invalid UTF-8.
+func checkWireText(flagName, v string, max int) error {
+	switch {
+	case v == "":
+		return fmt.Errorf("%s is empty: set it", flagName)
+	case len(v) > max:
+		return fmt.Errorf("%s is %d bytes, more than the %d the license API accepts; use a shorter value (a hash of it, e.g. its SHA-256 in hex)", flagName, len(v), max)
+	case !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("%s holds control characters or invalid UTF-8; use printable text (a hash of it, e.g. its SHA-256 in hex)", flagName)
+	}
+	return nil
+}
+
+// checkAPIURL refuses a --license-api the client could not use, at start.
+func checkAPIURL(raw string) error {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("--license-api=%q is not a URL: %w", raw, err)
+	case u.Scheme != "https":
+		return fmt.Errorf("--license-api=%q: use https://; the license token is a credential and must not travel in clear", raw)
+	case u.Host == "":
+		return fmt.Errorf("--license-api=%q has no host; use https://host:port", raw)
+	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
+		return fmt.Errorf("--license-api=%q: give only https://host:port (no user, query or fragment)", u.Redacted())
 	}
 	return nil
 }

@@ -333,6 +333,9 @@ type testLogHandler struct {
 	signal chan struct{}
 	mu     sync.Mutex
 	lines  []string
+	// hook, if set, sees each record in the goroutine that logs it, before
+	// that goroutine goes on.
+	hook atomic.Pointer[func(line string)]
 }
 
 func (h *testLogHandler) Enabled(context.Context, slog.Level) bool { return true }
@@ -345,6 +348,9 @@ func (h *testLogHandler) Handle(_ context.Context, r slog.Record) error {
 	h.mu.Lock()
 	h.lines = append(h.lines, line)
 	h.mu.Unlock()
+	if hook := h.hook.Load(); hook != nil {
+		(*hook)(line)
+	}
 	select {
 	case h.signal <- struct{}{}:
 	default:

@@ -18,7 +18,14 @@ type metrics struct {
 	reloads   prometheus.Counter
 	failures  *prometheus.CounterVec
 	clockSkew prometheus.Counter
-	handler   http.Handler
+	// apiCalls counts the calls of the license API (online mode only).
+	apiCalls *prometheus.CounterVec
+	handler  http.Handler
+}
+
+// apiCall counts one call of the license API and the code it ended with.
+func (m *metrics) apiCall(call, code string) {
+	m.apiCalls.WithLabelValues(call, code).Inc()
 }
 
 func newMetrics(a *Agent) *metrics {
@@ -46,9 +53,9 @@ func newMetrics(a *Agent) *metrics {
 	// without any reload.
 	valid := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "license_agent_license_valid",
-		Help: "1 while the license entitles (VALID or IN_GRACE_PERIOD), else 0.",
+		Help: "1 while the license entitles (VALID or IN_GRACE_PERIOD) in the agent's answers, online or from the token, else 0.",
 	}, func() float64 {
-		if _, v := a.evaluate(a.now()); v.valid {
+		if a.decide(a.now()).verdict.valid {
 			return 1
 		}
 		return 0
@@ -81,6 +88,62 @@ func newMetrics(a *Agent) *metrics {
 	})
 	m.registry.MustRegister(m.reloads, m.failures, m.clockSkew, valid, expiry, tokenExpiry,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if a.online != nil {
+		m.registerOnline(a)
+	}
 	m.handler = promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 	return m
+}
+
+// registerOnline adds the metrics of the online mode.
+func (m *metrics) registerOnline(a *Agent) {
+	m.apiCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "license_agent_license_api_calls_total",
+		Help: "Calls of the license API, by call (validate, activate, acquire_seat, heartbeat, release_seat) and the code they ended with (the verdict's or the API's code, UNTRUSTED_ANSWER, UNREACHABLE).",
+	}, []string{"call", "code"})
+	online := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "license_agent_online",
+		Help: "1 while the agent answers from the license API's live verdict, 0 while it answers from the token or fails closed.",
+	}, func() float64 {
+		if kind, _, _ := a.link(a.now()); kind == linkOnline {
+			return 1
+		}
+		return 0
+	})
+	offline := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "license_agent_offline_seconds",
+		Help: "Seconds since the last verdict of the license API (since the start if there was none) while the agent is offline; 0 while it is online. Past --offline-grace the agent fails closed.",
+	}, func() float64 {
+		t := a.now()
+		kind, _, info := a.link(t)
+		if kind == linkOnline {
+			return 0
+		}
+		return t.Sub(*info.OfflineSince).Seconds()
+	})
+	grace := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "license_agent_offline_grace_seconds",
+		Help: "--offline-grace: how long the agent answers from the token while offline before it fails closed.",
+	})
+	grace.Set(a.cfg.OfflineGrace.Seconds())
+	m.registry.MustRegister(m.apiCalls, online, offline, grace)
+	if a.cfg.Seat != "" {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "license_agent_seat_held",
+			Help: "1 while the agent holds the --seat floating seat, else 0.",
+		}, func() float64 { return boolGauge(a.seatStatus().Held) }))
+	}
+	if a.cfg.Activate != "" {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "license_agent_fingerprint_activated",
+			Help: "1 once the --activate fingerprint is active, else 0.",
+		}, func() float64 { return boolGauge(a.online.activated.Load()) }))
+	}
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -42,13 +42,28 @@ func (a *Agent) Run(ctx context.Context, api, probes net.Listener) error {
 		defer close(watchDone)
 		a.Watch(ctx)
 	}()
+	onlineDone := make(chan struct{})
+	var fatal <-chan error
+	if a.online != nil {
+		fatal = a.online.fatal
+		go func() {
+			defer close(onlineDone)
+			a.runOnline(ctx)
+		}()
+	} else {
+		close(onlineDone)
+	}
 
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
+	case err = <-fatal:
 	}
 	cancel()
+	// The seat is released (bounded) while the servers still answer: readiness
+	// drops with it.
+	<-onlineDone
 	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer stop()
 	for _, srv := range servers {

@@ -171,25 +171,41 @@ type featureResponse struct {
 	Entitled bool         `json:"entitled"`
 	Code     license.Code `json:"code"`
 	Message  string       `json:"message,omitempty"`
+	sourceInfo
 }
 
 // serveFeature is the hot path: one atomic load, a clock read, a map lookup and
-// integer comparisons, then a body encoded at reload time.
+// integer comparisons, then a body encoded at reload time (online: when the
+// verdict arrived).
 func (a *Agent) serveFeature(w http.ResponseWriter, name string) {
 	t := a.now()
+	info := fromToken
+	if a.online != nil {
+		kind, ov, src := a.link(t)
+		switch kind {
+		case linkOnline:
+			ov.writeFeature(w, name)
+			return
+		case linkClosed:
+			v := a.closedVerdict(src)
+			writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: v.code, Message: v.message, sourceInfo: src})
+			return
+		}
+		info = src
+	}
 	s, fail := a.check(t)
 	if fail != nil {
-		writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: fail.Code, Message: fail.Message})
+		writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: fail.Code, Message: fail.Message, sourceInfo: info})
 		return
 	}
-	writeFeature(w, s, name, t)
+	writeFeature(w, s, name, t, info)
 }
 
 // writeFeature answers for feature name at t from a token that stands at t.
 // pkg/license decides (Index.FeatureState) and explains.
-func writeFeature(w http.ResponseWriter, s *snapshot, name string, t time.Time) {
+func writeFeature(w http.ResponseWriter, s *snapshot, name string, t time.Time, info sourceInfo) {
 	code := s.index.FeatureState(name, t)
-	if b := s.bodies[name]; b != nil {
+	if b := s.bodies[name]; b != nil && info == fromToken {
 		switch code {
 		case license.CodeValid:
 			writeBody(w, http.StatusOK, b.valid)
@@ -199,11 +215,26 @@ func writeFeature(w http.ResponseWriter, s *snapshot, name string, t time.Time) 
 			return
 		}
 	}
-	if code.Entitling() { // not reached: an entitled feature has a body
-		writeJSON(w, http.StatusOK, featureResponse{Feature: name, Entitled: true, Code: code})
+	if code.Entitling() { // online mode, answering from the token
+		writeJSON(w, http.StatusOK, featureResponse{Feature: name, Entitled: true, Code: code, sourceInfo: info})
 		return
 	}
-	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: denial(s, code, "feature", name, t)})
+	writeJSON(w, http.StatusForbidden, featureResponse{Feature: name, Code: code, Message: denial(s, code, "feature", name, t), sourceInfo: info})
+}
+
+// writeFeature answers for feature name from the verdict: entitled when the
+// verdict entitles and grants it.
+func (ov *onlineVerdict) writeFeature(w http.ResponseWriter, name string) {
+	if b := ov.bodies[name]; b != nil {
+		writeBody(w, http.StatusOK, b)
+		return
+	}
+	resp := featureResponse{Feature: name, Code: ov.v.Code, Message: ov.v.Message, sourceInfo: fromOnline}
+	if ov.v.Valid {
+		resp.Code = license.CodeFeatureNotEntitled
+		resp.Message = fmt.Sprintf("feature %s is not granted by a license that entitles now (the license API's verdict)", license.QuoteUntrusted(name))
+	}
+	writeJSON(w, http.StatusForbidden, resp)
 }
 
 // quotaResponse is the body of /v1/quotas/{name}.
@@ -212,6 +243,7 @@ type quotaResponse struct {
 	Limit   *int64       `json:"limit,omitempty"`
 	Code    license.Code `json:"code"`
 	Message string       `json:"message,omitempty"`
+	sourceInfo
 }
 
 // serveQuota answers 200 with the sum of the quota over the licenses that
@@ -219,22 +251,58 @@ type quotaResponse struct {
 // when no license declares the quota.
 func (a *Agent) serveQuota(w http.ResponseWriter, name string) {
 	t := a.now()
+	info := fromToken
+	if a.online != nil {
+		kind, ov, src := a.link(t)
+		switch kind {
+		case linkOnline:
+			ov.writeQuota(w, name)
+			return
+		case linkClosed:
+			v := a.closedVerdict(src)
+			writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: v.code, Message: v.message, sourceInfo: src})
+			return
+		}
+		info = src
+	}
 	s, fail := a.check(t)
 	if fail != nil {
-		writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: fail.Code, Message: fail.Message})
+		writeJSON(w, http.StatusForbidden, quotaResponse{Quota: name, Code: fail.Code, Message: fail.Message, sourceInfo: info})
 		return
 	}
 	code := s.index.QuotaState(name, t)
 	if code.Entitling() {
 		limit, _ := s.claims.Quota(name, t)
-		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: code})
+		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: code, sourceInfo: info})
 		return
 	}
 	status := http.StatusForbidden
 	if code == license.CodeFeatureNotEntitled && !s.quotas[name] {
 		status = http.StatusNotFound
 	}
-	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: denial(s, code, "quota", name, t)})
+	writeJSON(w, status, quotaResponse{Quota: name, Code: code, Message: denial(s, code, "quota", name, t), sourceInfo: info})
+}
+
+// writeQuota answers for quota name from the verdict, with the statuses of
+// serveQuota.
+func (ov *onlineVerdict) writeQuota(w http.ResponseWriter, name string) {
+	v := ov.v
+	if limit, ok := v.Quotas[name]; ok && v.Valid {
+		writeJSON(w, http.StatusOK, quotaResponse{Quota: name, Limit: &limit, Code: v.Code, sourceInfo: fromOnline})
+		return
+	}
+	resp := quotaResponse{Quota: name, Code: v.Code, Message: v.Message, sourceInfo: fromOnline}
+	status := http.StatusForbidden
+	switch {
+	case !v.Valid:
+	case ov.declared[name]:
+		resp.Code = license.CodeFeatureNotEntitled
+		resp.Message = fmt.Sprintf("quota %s is declared only by licenses that do not count now (the license API's verdict)", license.QuoteUntrusted(name))
+	default:
+		status, resp.Code = http.StatusNotFound, license.CodeFeatureNotEntitled
+		resp.Message = fmt.Sprintf("quota %s is not declared by any license (the license API's verdict)", license.QuoteUntrusted(name))
+	}
+	writeJSON(w, status, resp)
 }
 
 // denial explains code, a refusal of kind name at t: the state of the license
@@ -265,6 +333,11 @@ type licenseResponse struct {
 	IssuedAt       *time.Time       `json:"issuedAt,omitempty"`
 	TokenExpiresAt *time.Time       `json:"tokenExpiresAt,omitempty"`
 	Licenses       []grantJSON      `json:"licenses"`
+	sourceInfo
+	// CheckedAt is the time of the license API's verdict, when online.
+	CheckedAt  *time.Time        `json:"checkedAt,omitempty"`
+	Seat       *seatStatus       `json:"seat,omitempty"`
+	Activation *activationStatus `json:"activation,omitempty"`
 }
 
 type licenseeJSON struct {
@@ -279,54 +352,138 @@ type productJSON struct {
 }
 
 type grantJSON struct {
-	Name       string           `json:"name"`
-	Template   string           `json:"template"`
-	Type       string           `json:"type"`
-	State      license.Code     `json:"state"`
-	StartsAt   *time.Time       `json:"startsAt"`
-	ValidUntil *time.Time       `json:"validUntil"`
-	GraceUntil *time.Time       `json:"graceUntil,omitempty"`
-	Features   []string         `json:"features"`
-	Quotas     map[string]int64 `json:"quotas"`
+	Name           string           `json:"name"`
+	Template       string           `json:"template"`
+	Type           string           `json:"type"`
+	State          license.Code     `json:"state"`
+	StartsAt       *time.Time       `json:"startsAt"`
+	ValidUntil     *time.Time       `json:"validUntil"`
+	GraceUntil     *time.Time       `json:"graceUntil,omitempty"`
+	Features       []string         `json:"features"`
+	Quotas         map[string]int64 `json:"quotas"`
+	Seats          int32            `json:"seats,omitempty"`
+	SeatsInUse     int32            `json:"seatsInUse,omitempty"`
+	MaxActivations int32            `json:"maxActivations,omitempty"`
+	Activations    int32            `json:"activations,omitempty"`
+}
+
+// decision is what the agent answers at t: from which source, and the verdict
+// on the license as a whole.
+type decision struct {
+	kind    linkKind
+	online  *onlineVerdict // when kind is linkOnline
+	source  sourceInfo
+	snap    *snapshot // the token, whatever the source
+	verdict verdict
+}
+
+func (a *Agent) decide(t time.Time) decision {
+	kind, ov, info := a.link(t)
+	d := decision{kind: kind, online: ov, source: info}
+	d.snap, d.verdict = a.evaluate(t)
+	switch kind {
+	case linkOnline:
+		d.verdict = verdict{valid: ov.v.Valid, code: ov.v.Code, message: ov.v.Message}
+	case linkClosed:
+		d.verdict = a.closedVerdict(info)
+	}
+	return d
 }
 
 // serveLicense reports everything about the license at request time. Features
 // and quotas are what is entitled now: empty while the license is not valid.
-// The licenses are listed whenever the signature held, even when the token
-// itself has lapsed, to show why.
+// From the token, the licenses are listed whenever the signature held, even
+// when the token itself has lapsed, to show why.
 func (a *Agent) serveLicense(w http.ResponseWriter) {
 	t := a.now()
-	s, v := a.evaluate(t)
+	d := a.decide(t)
+	var resp licenseResponse
+	if d.kind == linkOnline {
+		resp = onlineLicense(d.online)
+	} else {
+		resp = tokenLicense(d.snap.claims, d.verdict, t)
+	}
+	if c := d.snap.claims; c != nil {
+		// The token the agent holds (and authenticates with, online).
+		resp.Serial = c.ID
+		resp.IssuedAt = unixTime(c.IssuedAt)
+		resp.TokenExpiresAt = unixTime(c.Expiry)
+	}
+	resp.sourceInfo = d.source
+	resp.Seat, resp.Activation = a.seatStatus(), a.activationStatus()
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// tokenLicense is /v1/license from the token's claims c (nil: not verified).
+func tokenLicense(c *license.Claims, v verdict, t time.Time) licenseResponse {
 	resp := licenseResponse{
 		Valid: v.valid, Code: v.code, Message: v.message,
 		Features: []string{}, Quotas: map[string]int64{}, Licenses: []grantJSON{},
 	}
-	if c := s.claims; c != nil {
-		resp.Licensee = &licenseeJSON{Name: c.Licensee.Name, DisplayName: c.Licensee.DisplayName, ExternalID: c.Licensee.ExternalID}
-		resp.Product = &productJSON{Name: c.Product.Name, DisplayName: c.Product.DisplayName}
-		resp.Serial = c.ID
-		resp.IssuedAt = unixTime(c.IssuedAt)
-		resp.TokenExpiresAt = unixTime(c.Expiry)
-		if end := c.ExpiresAt(); !end.IsZero() {
-			resp.ExpiresAt = &end
-		}
-		if v.valid {
-			resp.Features = c.FeaturesAt(t)
-			resp.Quotas = c.QuotasAt(t)
-		}
-		for _, g := range c.Licenses {
-			resp.Licenses = append(resp.Licenses, grantJSON{
-				Name: g.Name, Template: g.Template, Type: g.Type,
-				State:      c.GrantState(g, t),
-				StartsAt:   unixTime(g.StartsAt),
-				ValidUntil: unixTime(g.ValidUntil),
-				GraceUntil: unixTime(g.GraceUntil),
-				Features:   nonNil(g.Features),
-				Quotas:     nonNilMap(g.Quotas),
-			})
-		}
+	if c == nil {
+		return resp
 	}
-	writeJSON(w, http.StatusOK, resp)
+	resp.Licensee = &licenseeJSON{Name: c.Licensee.Name, DisplayName: c.Licensee.DisplayName, ExternalID: c.Licensee.ExternalID}
+	resp.Product = &productJSON{Name: c.Product.Name, DisplayName: c.Product.DisplayName}
+	if end := c.ExpiresAt(); !end.IsZero() {
+		resp.ExpiresAt = &end
+	}
+	if v.valid {
+		resp.Features = c.FeaturesAt(t)
+		resp.Quotas = c.QuotasAt(t)
+	}
+	for _, g := range c.Licenses {
+		resp.Licenses = append(resp.Licenses, grantJSON{
+			Name: g.Name, Template: g.Template, Type: g.Type,
+			State:      c.GrantState(g, t),
+			StartsAt:   unixTime(g.StartsAt),
+			ValidUntil: unixTime(g.ValidUntil),
+			GraceUntil: unixTime(g.GraceUntil),
+			Features:   nonNil(g.Features),
+			Quotas:     nonNilMap(g.Quotas),
+			Seats:      g.Seats, MaxActivations: g.MaxActivations,
+		})
+	}
+	return resp
+}
+
+// onlineLicense is /v1/license from the license API's verdict.
+func onlineLicense(ov *onlineVerdict) licenseResponse {
+	v := ov.v
+	resp := licenseResponse{
+		Valid: v.Valid, Code: v.Code, Message: v.Message,
+		Licensee:  &licenseeJSON{Name: v.Licensee.Name, DisplayName: v.Licensee.DisplayName, ExternalID: v.Licensee.ExternalID},
+		Product:   &productJSON{Name: v.Product.Name, DisplayName: v.Product.DisplayName},
+		Features:  []string{},
+		Quotas:    map[string]int64{},
+		Licenses:  []grantJSON{},
+		CheckedAt: &v.Time,
+	}
+	if v.Valid {
+		resp.Features, resp.Quotas = nonNil(v.Features), nonNilMap(v.Quotas)
+	}
+	// The rule of Claims.ExpiresAt, over the licenses as the API sees them.
+	windows := license.Claims{}
+	for _, l := range v.Licenses {
+		resp.Licenses = append(resp.Licenses, grantJSON{
+			Name: l.Name, Template: l.Template, Type: l.Type, State: l.State,
+			StartsAt: l.StartsAt, ValidUntil: l.ValidUntil, GraceUntil: l.GraceUntil,
+			Features: nonNil(l.Features), Quotas: nonNilMap(l.Quotas),
+			Seats: l.Seats, SeatsInUse: l.SeatsInUse, MaxActivations: l.MaxActivations, Activations: l.Activations,
+		})
+		windows.Licenses = append(windows.Licenses, license.Grant{ValidUntil: unixOf(l.ValidUntil), GraceUntil: unixOf(l.GraceUntil)})
+	}
+	if end := windows.ExpiresAt(); len(windows.Licenses) > 0 && !end.IsZero() {
+		resp.ExpiresAt = &end
+	}
+	return resp
+}
+
+func unixOf(t *time.Time) int64 {
+	if t == nil {
+		return 0
+	}
+	return t.Unix()
 }
 
 // readyResponse is the body of /readyz.
@@ -335,18 +492,32 @@ type readyResponse struct {
 	Valid   bool         `json:"valid"`
 	Code    license.Code `json:"code"`
 	Message string       `json:"message"`
+	sourceInfo
+	Seat       *seatStatus       `json:"seat,omitempty"`
+	Activation *activationStatus `json:"activation,omitempty"`
 }
 
 // serveReady is 200 while the license is valid (always with --ready-always)
 // and 503 otherwise, so the pod leaves its Services when the license lapses.
+// With --seat the seat must be held, with --activate the fingerprint active.
 func (a *Agent) serveReady(w http.ResponseWriter) {
-	_, v := a.evaluate(a.now())
-	ready := v.valid || a.cfg.ReadyAlways
+	d := a.decide(a.now())
+	v := d.verdict
+	resp := readyResponse{Valid: v.valid, Code: v.code, Message: v.message, sourceInfo: d.source,
+		Seat: a.seatStatus(), Activation: a.activationStatus()}
+	ready := v.valid
+	if resp.Seat != nil {
+		ready = ready && resp.Seat.Held
+	}
+	if resp.Activation != nil {
+		ready = ready && resp.Activation.Active
+	}
+	resp.Ready = ready || a.cfg.ReadyAlways
 	status := http.StatusOK
-	if !ready {
+	if !resp.Ready {
 		status = http.StatusServiceUnavailable
 	}
-	writeJSON(w, status, readyResponse{Ready: ready, Valid: v.valid, Code: v.code, Message: v.message})
+	writeJSON(w, status, resp)
 }
 
 // errorResponse is the body of every error that is not about a feature or quota.

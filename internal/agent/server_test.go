@@ -33,7 +33,7 @@ func TestFeatureEndpoint(t *testing.T) {
 	f := newFixture(t, twoLicenses())
 
 	r := f.get("/v1/features/replication").expect(t, http.StatusOK, "VALID")
-	if r.raw != `{"feature":"replication","entitled":true,"code":"VALID"}` {
+	if r.raw != `{"feature":"replication","entitled":true,"code":"VALID","source":"offline"}` {
 		t.Fatalf("body %s", r.raw)
 	}
 	r = f.get("/v1/features/sharding").expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
@@ -71,7 +71,7 @@ func TestFeatureOfASuspendedLicensee(t *testing.T) {
 func TestQuotaEndpoint(t *testing.T) {
 	f := newFixture(t, twoLicenses())
 	r := f.get("/v1/quotas/nodes").expect(t, http.StatusOK, "VALID")
-	if r.raw != `{"quota":"nodes","limit":20,"code":"VALID"}` { // addon's 3 nodes lapsed with it
+	if r.raw != `{"quota":"nodes","limit":20,"code":"VALID","source":"offline"}` { // addon's 3 nodes lapsed with it
 		t.Fatalf("body %s", r.raw)
 	}
 	f.get("/v1/quotas/reports").expect(t, http.StatusForbidden, "FEATURE_NOT_ENTITLED")
@@ -296,7 +296,7 @@ func TestFeatureDecisionAgreesWithClaimsEntitled(t *testing.T) {
 		for _, at := range instants {
 			for _, name := range names {
 				w := httptest.NewRecorder()
-				writeFeature(w, s, name, at)
+				writeFeature(w, s, name, at, fromToken)
 				var got featureResponse
 				must(t, json.Unmarshal(w.Body.Bytes(), &got))
 				entitled, code := c.Entitled(name, at), c.FeatureState(name, at)

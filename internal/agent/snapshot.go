@@ -116,8 +116,8 @@ func (s *snapshot) precompute(c *license.Claims) {
 		for _, name := range g.Features {
 			if s.bodies[name] == nil {
 				s.bodies[name] = &featureBodies{
-					valid: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid}),
-					grace: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod}),
+					valid: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeValid, sourceInfo: fromToken}),
+					grace: mustJSON(featureResponse{Feature: name, Entitled: true, Code: license.CodeInGracePeriod, sourceInfo: fromToken}),
 				}
 			}
 		}

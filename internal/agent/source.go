@@ -126,6 +126,9 @@ func watchDirs(cfg *Config) []string {
 	if cfg.JWKSFile != "" {
 		add(filepath.Dir(cfg.JWKSFile))
 	}
+	if cfg.LicenseAPICA != "" {
+		add(filepath.Dir(cfg.LicenseAPICA))
+	}
 	return dirs
 }
 
