@@ -3,7 +3,6 @@ package agent
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -61,7 +60,7 @@ func (t *caTransport) swap(fc fileContent) error {
 	if fc.data == t.loaded {
 		return nil
 	}
-	pool, err := parseCACerts([]byte(fc.data))
+	pool, err := license.ParseCACerts([]byte(fc.data))
 	if err != nil {
 		return err
 	}
@@ -86,30 +85,4 @@ func newTransport(roots *x509.CertPool) *http.Transport {
 	}
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	return tr
-}
-
-// parseCACerts builds a pool from PEM CA certificates and refuses anything
-// else, so a key mounted by mistake is reported rather than skipped.
-func parseCACerts(data []byte) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
-	n := 0
-	for rest := data; ; {
-		var block *pem.Block
-		if block, rest = pem.Decode(rest); block == nil {
-			break
-		}
-		n++
-		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block #%d is a %s; give CA certificates only (ca.crt), never a key", n, license.QuoteUntrusted(block.Type))
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block #%d: %w", n, err)
-		}
-		pool.AddCert(cert)
-	}
-	if n == 0 {
-		return nil, errors.New("no PEM certificate found; give the CA bundle (ca.crt, -----BEGIN CERTIFICATE-----)")
-	}
-	return pool, nil
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -355,8 +354,8 @@ func (c *Config) completeOnline() error {
 		}
 		return nil
 	}
-	if err := checkAPIURL(c.LicenseAPI); err != nil {
-		return err
+	if _, err := license.ParseBaseURL(c.LicenseAPI); err != nil {
+		return fmt.Errorf("--license-api: %w", err)
 	}
 	if c.OnlineInterval <= 0 {
 		return fmt.Errorf("--online-interval=%s must be positive, e.g. 1s", c.OnlineInterval)
@@ -401,22 +400,6 @@ func checkWireText(flagName, v string, max int) error {
 		return fmt.Errorf("%s is %d bytes, more than the %d the license API accepts; use a shorter value (a hash of it, e.g. its SHA-256 in hex)", flagName, len(v), max)
 	case !utf8.ValidString(v) || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return fmt.Errorf("%s holds control characters or invalid UTF-8; use printable text (a hash of it, e.g. its SHA-256 in hex)", flagName)
-	}
-	return nil
-}
-
-// checkAPIURL refuses a --license-api the client could not use, at start.
-func checkAPIURL(raw string) error {
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return fmt.Errorf("--license-api=%q is not a URL: %w", raw, err)
-	case u.Scheme != "https":
-		return fmt.Errorf("--license-api=%q: use https://; the license token is a credential and must not travel in clear", raw)
-	case u.Host == "":
-		return fmt.Errorf("--license-api=%q has no host; use https://host:port", raw)
-	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
-		return fmt.Errorf("--license-api=%q: give only https://host:port (no user, query or fragment)", u.Redacted())
 	}
 	return nil
 }

@@ -129,7 +129,7 @@ func WithRootCAs(pool *x509.CertPool) ClientOption {
 // ConfigMap kubelicense-license-api-ca that the operator publishes.
 func WithCACertPEM(pemData []byte) ClientOption {
 	return func(o *clientOptions) error {
-		pool, err := parseCACerts(pemData)
+		pool, err := ParseCACerts(pemData)
 		if err != nil {
 			return fmt.Errorf("WithCACertPEM: %w", err)
 		}
@@ -170,7 +170,7 @@ func WithMaxClockSkew(d time.Duration) ClientOption {
 // license.jwt); keys is the Product's JWKS that every answer must be signed
 // with (LoadJWKSFile of the mounted jwks.json).
 func NewClient(baseURL, token string, keys *KeySet, opts ...ClientOption) (*Client, error) {
-	base, err := parseBaseURL(baseURL)
+	base, err := ParseBaseURL(baseURL)
 	if err != nil {
 		return nil, err
 	}
@@ -494,26 +494,29 @@ func checkLease(call string, a *SeatAnswer) error {
 	return nil
 }
 
-func parseBaseURL(raw string) (string, error) {
+// ParseBaseURL checks the license API's base URL as NewClient takes it (https,
+// a host, no user info, query or fragment) and returns it without a trailing slash.
+func ParseBaseURL(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
 		return "", fmt.Errorf("license API URL: %w", err)
 	}
 	switch {
 	case u.Scheme != "https":
-		return "", fmt.Errorf("license API URL %q: scheme must be https; the license token is a credential and must not travel in clear", raw)
+		return "", fmt.Errorf("license API URL %q: scheme must be https (https://host:port); the license token is a credential and must not travel in clear", raw)
 	case u.Host == "":
 		return "", fmt.Errorf("license API URL %q has no host; use https://host:port", raw)
 	case u.User != nil:
-		return "", fmt.Errorf("license API URL %q has user info; the license token authenticates, remove the user part", u.Redacted())
+		return "", fmt.Errorf("license API URL %q has user info; give https://host:port with no user: the license token authenticates", u.Redacted())
 	case u.RawQuery != "" || u.Fragment != "":
 		return "", fmt.Errorf("license API URL %q has a query or fragment; use https://host:port", raw)
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
 }
 
-// parseCACerts builds a pool from PEM CA certificates, refusing anything else.
-func parseCACerts(data []byte) (*x509.CertPool, error) {
+// ParseCACerts builds a pool from PEM CA certificates (the license API's
+// ca.crt), refusing anything else: a key mounted by mistake is reported, not skipped.
+func ParseCACerts(data []byte) (*x509.CertPool, error) {
 	pool := x509.NewCertPool()
 	n := 0
 	for rest := data; ; {
