@@ -259,11 +259,10 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 		}
 	}
 	p := newProblem(http.StatusConflict, license.CodeNoSeatsAvailable, "every seat of license %s (%d) is held; retry when one is released or lapses", lic, seats)
-	if !firstLapse.IsZero() && firstLapse.After(now) {
-		p.retryAfter = firstLapse.Sub(now)
-	} else {
-		p.retryAfter = time.Second
-	}
+	// Retry when the first lease lapses, but no later than the heartbeat
+	// interval the caller would have had: a seat released meanwhile is free at
+	// once, and the waiter should not sleep through it.
+	p.retryAfter = max(min(ttl/3, firstLapse.Sub(now)), time.Second)
 	return nil, p
 }
 

@@ -3,6 +3,7 @@ package licenseapi_test
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -179,7 +180,9 @@ var _ = Describe("seats", func() {
 		a := acquire(apiA, i, "late")
 		Expect(a.status).To(Equal(http.StatusConflict))
 		Expect(a.problem().Code).To(Equal(license.CodeNoSeatsAvailable))
-		Expect(a.header.Get("Retry-After")).NotTo(BeEmpty())
+		retry, err := strconv.Atoi(a.header.Get("Retry-After"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(retry).To(BeNumerically("<=", 10), "at most a third of the 30s TTL asked for: a released seat is free at once")
 		verifyAnswer(i, a)
 	})
 
