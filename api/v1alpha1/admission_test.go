@@ -192,11 +192,42 @@ licenses:
 		{kind: "Licensee", spec: with(validLicensee, `secret: {deletionPolicy: Keep}`), wantError: `Unsupported value: "Keep"`},
 		{kind: "Licensee", spec: with(validLicensee, `secret: {deletionPolicy: Orphan}`)},
 	},
+	"distribution names namespaces, selects them, or both": {
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {}`), wantError: "distribution needs namespaces, a namespaceSelector, or both"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: []}`), wantError: "distribution needs namespaces, a namespaceSelector, or both"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [shop]}`)},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {}}`)},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [shop, web], namespaceSelector: {matchLabels: {team: payments}}}`)},
+	},
+	"distribution namespaces are DNS labels, unique and bounded": {
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [Shop]}`), wantError: "namespace names must be DNS labels"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [shop.eu]}`), wantError: "namespace names must be DNS labels"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: ["`+strings.Repeat("a", 64)+`"]}`), wantError: "may not be more than 63"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [shop, shop]}`), wantError: "Duplicate value"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [`+namespaceList(65)+`]}`), wantError: "must have at most 64 items"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaces: [`+namespaceList(64)+`]}`)},
+	},
+	"namespaceSelector expressions are well formed": {
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {matchExpressions: [{key: team, operator: Equals, values: [a]}]}}`), wantError: "matchExpressions operators are In, NotIn, Exists and DoesNotExist"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {matchExpressions: [{key: team, operator: In}]}}`), wantError: "In and NotIn need values; Exists and DoesNotExist take none"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {matchExpressions: [{key: team, operator: NotIn, values: []}]}}`), wantError: "In and NotIn need values; Exists and DoesNotExist take none"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {matchExpressions: [{key: team, operator: Exists, values: [a]}]}}`), wantError: "In and NotIn need values; Exists and DoesNotExist take none"},
+		{kind: "Licensee", spec: with(validLicensee, `distribution: {namespaceSelector: {matchLabels: {team: payments}, matchExpressions: [{key: env, operator: In, values: [prod]}, {key: legacy, operator: DoesNotExist}]}}`)},
+	},
 	"Licensee names are short DNS labels": {
 		{kind: "Licensee", name: "globex.corp", spec: validLicensee, wantError: "Licensee names must be DNS labels"},
 		{kind: "Licensee", name: strings.Repeat("g", 56), spec: validLicensee, wantError: "Licensee names must be DNS labels"},
 		{kind: "Licensee", name: strings.Repeat("g", 55), spec: validLicensee},
 	},
+}
+
+// namespaceList is n distinct namespace names, comma-separated.
+func namespaceList(n int) string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("ns-%d", i)
+	}
+	return strings.Join(names, ", ")
 }
 
 func newNamespace() string {

@@ -18,6 +18,9 @@ const (
 	// ConditionReconciling (Licensee, kstatus' abnormal-true condition): the
 	// object waits for something the operator is doing; kstatus reads InProgress.
 	ConditionReconciling = "Reconciling"
+	// ConditionDistributed (Licensee with spec.distribution): every target
+	// namespace holds current copies of the license Secret and the JWKS.
+	ConditionDistributed = "Distributed"
 )
 
 // Reasons shared by the kinds.
@@ -31,8 +34,10 @@ const (
 	// ReasonProductNotFound: spec.productRef names no Product (LicenseTemplate, Licensee).
 	ReasonProductNotFound = "ProductNotFound"
 	// ReasonSecretConflict: a Secret the operator must write is taken by one it
-	// does not manage (Product key Secret, Licensee license Secret).
+	// does not manage (Product key Secret, Licensee license Secret, a copy).
 	ReasonSecretConflict = "SecretConflict"
+	// ReasonConfigMapConflict: the same for a ConfigMap (Product JWKS, a copy).
+	ReasonConfigMapConflict = "ConfigMapConflict"
 )
 
 // Reasons of Product conditions (Ready, KeyAvailable, Stalled).
@@ -43,7 +48,6 @@ const (
 	ReasonUnsupportedKeyType   = "UnsupportedKeyType"
 	ReasonKeyAlgorithmMismatch = "KeyAlgorithmMismatch"
 	ReasonSecretNotFound       = "SecretNotFound"
-	ReasonConfigMapConflict    = "ConfigMapConflict"
 )
 
 // Reasons of LicenseTemplate conditions (Ready, Stalled).
@@ -58,6 +62,27 @@ const (
 	ReasonRevoked               = "Revoked"
 	ReasonProductKeyUnavailable = "ProductKeyUnavailable"
 	ReasonInvalidLicense        = "InvalidLicense"
+)
+
+// Reasons of the Licensee Distributed condition and of status.distribution[]
+// (with SecretConflict and ConfigMapConflict).
+const (
+	// ReasonDistributed: Distributed=True, every target holds current copies.
+	ReasonDistributed = "Distributed"
+	// ReasonNamespaceNotFound: a named namespace does not exist (or is being
+	// deleted); it gets its copies when it appears.
+	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonNamespaceNotOptedIn: a named namespace lacks the label
+	// licensing.kubelicense.io/accept-from=<licensing namespace>.
+	ReasonNamespaceNotOptedIn = "NamespaceNotOptedIn"
+	// ReasonSourceNotReady: the license Secret or the Product's JWKS ConfigMap
+	// is not there to copy yet.
+	ReasonSourceNotReady = "SourceNotReady"
+	// ReasonLicensingNamespace: the Licensee's own namespace is never a target;
+	// it holds the originals.
+	ReasonLicensingNamespace = "LicensingNamespace"
+	// ReasonInvalidNamespaceSelector: spec.distribution.namespaceSelector does not parse.
+	ReasonInvalidNamespaceSelector = "InvalidNamespaceSelector"
 )
 
 // Reasons of the Licensee Licensed condition: the best state of any license, in

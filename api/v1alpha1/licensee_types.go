@@ -56,6 +56,73 @@ type LicenseeSpec struct {
 	// Secret configures the Secret the license token is written to.
 	// +optional
 	Secret LicenseSecretSpec `json:"secret,omitempty"`
+
+	// Distribution copies the license Secret and the Product's JWKS ConfigMap
+	// into application namespaces that opt in.
+	// +optional
+	Distribution *DistributionSpec `json:"distribution,omitempty"`
+}
+
+// Names of distribution: the opt-in label of a target Namespace, the labels
+// naming the source of a copy, and the finalizer that removes copies.
+const (
+	// LabelAcceptFrom, on a Namespace, opts it in to copies from the licensing
+	// namespace it names: without it no Licensee writes into the namespace.
+	LabelAcceptFrom = "licensing.kubelicense.io/accept-from"
+	// LabelSourceNamespace, LabelSourceLicensee and LabelSourceProduct name the
+	// origin of a copy (the licensee only on license Secret copies).
+	LabelSourceNamespace = "licensing.kubelicense.io/source-namespace"
+	LabelSourceLicensee  = "licensing.kubelicense.io/source-licensee"
+	LabelSourceProduct   = "licensing.kubelicense.io/source-product"
+	// FinalizerDistribution holds a distributing Licensee until its copies are
+	// removed: they live in other namespaces, so no owner reference can.
+	FinalizerDistribution = "licensing.kubelicense.io/distribution"
+)
+
+// DistributionSpec names the namespaces that receive copies. A namespace
+// receives them only while it carries the label
+// licensing.kubelicense.io/accept-from=<the Licensee's namespace>.
+// +kubebuilder:validation:XValidation:rule="(has(self.namespaces) && size(self.namespaces) > 0) || has(self.namespaceSelector)",message="distribution needs namespaces, a namespaceSelector, or both"
+type DistributionSpec struct {
+	// Namespaces named one by one; each is reported in status, also while it
+	// does not exist or has not opted in.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Namespaces []NamespaceName `json:"namespaces,omitempty"`
+
+	// NamespaceSelector chooses among the namespaces that opted in to this
+	// licensing namespace; {} chooses all of them.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'])",message="matchExpressions operators are In, NotIn, Exists and DoesNotExist"
+	// +kubebuilder:validation:XValidation:rule="!has(self.matchExpressions) || self.matchExpressions.all(e, (e.operator == 'In' || e.operator == 'NotIn') == (has(e.values) && size(e.values) > 0))",message="In and NotIn need values; Exists and DoesNotExist take none"
+	NamespaceSelector *metav1.LabelSelector `json:"namespaceSelector,omitempty"`
+}
+
+// NamespaceName names a namespace: a DNS label.
+// +kubebuilder:validation:MinLength=1
+// +kubebuilder:validation:MaxLength=63
+// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="namespace names must be DNS labels: lowercase letters, digits and '-'"
+type NamespaceName string
+
+// DistributionStatus says what one target namespace holds.
+type DistributionStatus struct {
+	// Namespace that spec.distribution names or selects.
+	Namespace string `json:"namespace"`
+	// Secret is the name of the license Secret's copy there, when there is one.
+	// +optional
+	Secret string `json:"secret,omitempty"`
+	// ConfigMap is the name of the JWKS ConfigMap's copy there, when there is one.
+	// +optional
+	ConfigMap string `json:"configMap,omitempty"`
+	// Current: both copies are there and equal their sources.
+	Current bool `json:"current"`
+	// Reason says why the copies are not current (a Distributed condition reason).
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Message says what to do about it.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // LicenseSpec is one license of a licensee.
@@ -197,7 +264,7 @@ type LicenseeStatus struct {
 	// +kubebuilder:default=-1
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// Conditions: Ready and Licensed.
+	// Conditions: Ready and Licensed; Distributed with spec.distribution.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -238,6 +305,13 @@ type LicenseeStatus struct {
 	// LastHandledRenewAt is the last value of the renew annotation acted on.
 	// +optional
 	LastHandledRenewAt string `json:"lastHandledRenewAt,omitempty"`
+
+	// Distribution: one entry per namespace that spec.distribution names, or
+	// selects among those that opted in.
+	// +optional
+	// +listType=map
+	// +listMapKey=namespace
+	Distribution []DistributionStatus `json:"distribution,omitempty"`
 }
 
 // Licensee holds licenses of a Product; the operator writes its signed token to a Secret.
@@ -250,6 +324,7 @@ type LicenseeStatus struct {
 // +kubebuilder:printcolumn:name="Seats",type=string,JSONPath=`.status.licenses[*].seatsInUse`,description="Seat leases in use, per license"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`,priority=1
 // +kubebuilder:printcolumn:name="Serial",type=string,JSONPath=`.status.serial`,priority=1
+// +kubebuilder:printcolumn:name="Distributed",type=string,JSONPath=`.status.conditions[?(@.type=="Distributed")].status`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="self.metadata.name.size() <= 55 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",message="Licensee names must be DNS labels of at most 55 characters: they name the <licensee>-license Secret and appear in labels"
 type Licensee struct {
