@@ -14,11 +14,14 @@ import (
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
@@ -38,8 +41,9 @@ type LicenseeReconciler struct {
 	client.Client
 	// APIReader reads bring-your-own signing key Secrets, which the cache does not
 	// hold, when SecretMetadata says they changed since they were last parsed.
+	// SecretMetadata also tells when a foreign Secret in a copy's way goes.
 	APIReader      client.Reader
-	SecretMetadata client.Reader
+	SecretMetadata cache.Cache
 	Recorder       events.EventRecorder
 	Clock          clock.PassiveClock
 	// Rand feeds token serials; nil means crypto/rand.
@@ -64,6 +68,8 @@ type licenseeScope struct {
 	keyID    string                     // reconcileSecret
 	reissued string                     // reconcileSecret: why a token was signed and written, empty if adopted
 	usage    usage.Summary              // reconcileUsage: what the license API holds
+	// distribution: reconcileDistribution; nil when the Licensee never distributed.
+	distribution *distributionResult
 
 	// stalled: issuing stopped until a person acts (reconcileReferences: the
 	// Product is missing; reconcileReferences or reconcileSecret: the Secret name is taken).
@@ -88,6 +94,14 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.Get(ctx, req.NamespacedName, licensee); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if licensee.DeletionTimestamp != nil && controllerutil.ContainsFinalizer(licensee, licensingv1alpha1.FinalizerDistribution) {
+		if err := r.finalizeDistribution(ctx, licensee); err != nil && !errors.Is(err, errNotYetCached) {
+			return reconcile.Result{}, err
+		} else if err != nil {
+			return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+		}
+		return reconcile.Result{}, nil
+	}
 	original := licensee.DeepCopy()
 	s := &licenseeScope{licensee: licensee, now: r.Clock.Now()}
 
@@ -109,31 +123,45 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 }
 
 func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeScope) error {
-	if err := r.reconcileReferences(ctx, s); err != nil || s.product == nil {
+	if err := r.reconcileReferences(ctx, s); err != nil {
 		return err
 	}
-	r.reconcileEntitlements(s)
-	if err := r.reconcileUsage(ctx, s); err != nil {
-		return err
+	if s.product != nil {
+		r.reconcileEntitlements(s)
+		if err := r.reconcileUsage(ctx, s); err != nil {
+			return err
+		}
+		if err := r.reconcileSecret(ctx, s); err != nil {
+			return err
+		}
 	}
-	return r.reconcileSecret(ctx, s)
+	// Copies follow what the licensing namespace holds, also while issuing is held up.
+	return r.reconcileDistribution(ctx, s)
 }
 
 // SetupWithManager registers the indexes and watches: Licensees (spec and
-// annotation changes), their Secrets, and the Products and templates they use.
+// annotation changes, deletion), their Secrets, the Products and templates
+// they use, and for distribution the Products' JWKS, the namespaces (metadata
+// only), the copies, and foreign Secrets in a copy's way going away.
 func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.keys == nil {
 		r.keys = newSigningKeys(mgr.GetClient(), r.APIReader, r.SecretMetadata)
 	}
 	c := mgr.GetClient()
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		For(&licensingv1alpha1.Licensee{}, builder.WithPredicates(predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletionStarted))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(secretToLicensee), builder.WithPredicates(licenseSecretTampered)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.copyToLicensees(true)), builder.WithPredicates(copyTampered)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.copyToLicensees(false)), builder.WithPredicates(copyTampered)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.jwksToDistributingLicensees), builder.WithPredicates(jwksChanged)).
+		WatchesMetadata(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.namespaceToLicensees), builder.WithPredicates(namespaceChanged)).
 		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef)),
 			builder.WithPredicates(productChangedForLicensees)).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexTemplateRef))).
 		Watches(&licensingv1alpha1.Activation{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
 		Watches(&licensingv1alpha1.SeatLease{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
+		WatchesRawSource(source.Kind[client.Object](r.SecretMetadata, secretMetadata(),
+			handler.EnqueueRequestsFromMapFunc(r.copyToLicensees(true)), secretDeleted)).
 		Named("licensee").
 		Complete(r)
 }
@@ -172,6 +200,9 @@ func IndexFields(ctx context.Context, mgr ctrl.Manager) error {
 		return names
 	}); err != nil {
 		return fmt.Errorf("index Licensees by template: %w", err)
+	}
+	if err := idx.IndexField(ctx, &licensingv1alpha1.Licensee{}, indexDistributionNamespaces, indexDistributedNamespaces); err != nil {
+		return fmt.Errorf("index Licensees by distribution namespace: %w", err)
 	}
 	return nil
 }

@@ -279,6 +279,7 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 			}
 			return false, fmt.Errorf("create license Secret %s: %w", secret.Name, err)
 		}
+		s.secret = secret // what distribution copies: the cache may not hold it yet
 		return true, nil
 	}
 	if equalSecret(before, secret) {

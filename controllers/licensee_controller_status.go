@@ -55,6 +55,7 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 
 	setLicensedCondition(s)
 	setLicenseeReadyCondition(s, err)
+	setDistributedCondition(s, err)
 	setLicenseeStalledCondition(s)
 	setLicenseeReconcilingCondition(s)
 	if err == nil {
@@ -101,29 +102,42 @@ func setLicenseeReadyCondition(s *licenseeScope, err error) {
 
 // setLicenseeStalledCondition: True while a person must act, on what holds
 // issuing up or else on the invalid licenses (which need a person even while
-// the Product's key holds issuing up, or a run fails).
+// the Product's key holds issuing up, or a run fails), or else on copies that
+// cannot be delivered (a namespace not opted in, a foreign object in the way).
 func setLicenseeStalledCondition(s *licenseeScope) {
 	l := s.licensee
-	conds := &l.Status.Conditions
-	switch {
-	case s.stalled != nil:
-		setProblemCondition(conds, l.Generation, licensingv1alpha1.ConditionStalled, true, s.stalled)
-	case len(s.problems) > 0:
-		setCondition(conds, l.Generation, licensingv1alpha1.ConditionStalled, true, licensingv1alpha1.ReasonInvalidLicense, strings.Join(s.problems, "; "))
-	default:
-		removeCondition(conds, licensingv1alpha1.ConditionStalled)
-	}
-}
-
-// setLicenseeReconcilingCondition: waiting for the Product's key is progress,
-// not failure; kstatus reads Reconciling=True as InProgress.
-func setLicenseeReconcilingCondition(s *licenseeScope) {
-	l := s.licensee
-	if s.waiting != nil {
-		setProblemCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionReconciling, true, s.waiting)
+	if p := licenseeStalledProblem(s); p != nil {
+		setProblemCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionStalled, true, p)
 		return
 	}
-	removeCondition(&l.Status.Conditions, licensingv1alpha1.ConditionReconciling)
+	removeCondition(&l.Status.Conditions, licensingv1alpha1.ConditionStalled)
+}
+
+// licenseeStalledProblem is what a person must fix first; nil when nothing.
+func licenseeStalledProblem(s *licenseeScope) *problem {
+	switch {
+	case s.stalled != nil:
+		return s.stalled
+	case len(s.problems) > 0:
+		return newProblem(licensingv1alpha1.ReasonInvalidLicense, "%s", strings.Join(s.problems, "; "))
+	}
+	return s.distribution.blockedProblem()
+}
+
+// setLicenseeReconcilingCondition: waiting for the Product's key, or for a
+// target namespace or a source of the copies, is progress, not failure;
+// kstatus reads Reconciling=True as InProgress. Copies that wait do not hide
+// a problem a person must fix (Stalled): kstatus would read InProgress then.
+func setLicenseeReconcilingCondition(s *licenseeScope) {
+	l := s.licensee
+	switch {
+	case s.waiting != nil:
+		setProblemCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionReconciling, true, s.waiting)
+	case s.distribution.waitingProblem() != nil && licenseeStalledProblem(s) == nil:
+		setProblemCondition(&l.Status.Conditions, l.Generation, licensingv1alpha1.ConditionReconciling, true, s.distribution.waitingProblem())
+	default:
+		removeCondition(&l.Status.Conditions, licensingv1alpha1.ConditionReconciling)
+	}
 }
 
 func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {

@@ -21,12 +21,14 @@ import (
 
 // CacheOptions limits the manager's cache of Secrets and ConfigMaps to the ones
 // the operator manages, so it neither holds every Secret of the cluster in memory
-// nor needs to list them all.
+// nor needs to list them all. Namespaces are only ever read as metadata (for
+// distribution), without their managed fields.
 func CacheOptions() cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{licensingv1alpha1.LabelManaged: "true"})
 	return cache.Options{ByObject: map[client.Object]cache.ByObject{
 		&corev1.Secret{}:    {Label: managed},
 		&corev1.ConfigMap{}: {Label: managed},
+		&corev1.Namespace{}: {Transform: cache.TransformStripManagedFields()},
 	}}
 }
 
