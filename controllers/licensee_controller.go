@@ -119,6 +119,12 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err != nil {
 		return reconcile.Result{}, err
 	}
+	if d := s.distribution; !d.settled() {
+		if d.err != nil {
+			return reconcile.Result{}, d.err
+		}
+		return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+	}
 	return requeueAt(r.Clock.Now(), next), nil
 }
 
@@ -136,7 +142,8 @@ func (r *LicenseeReconciler) reconcilePhases(ctx context.Context, s *licenseeSco
 		}
 	}
 	// Copies follow what the licensing namespace holds, also while issuing is held up.
-	return r.reconcileDistribution(ctx, s)
+	r.reconcileDistribution(ctx, s)
+	return nil
 }
 
 // SetupWithManager registers the indexes and watches: Licensees (spec and

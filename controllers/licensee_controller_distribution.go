@@ -3,6 +3,7 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -15,10 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/issuance"
@@ -108,9 +105,16 @@ type distributionResult struct {
 	targets []distributionTarget
 	// selectorProblem: spec.distribution.namespaceSelector does not parse.
 	selectorProblem *problem
-	// complete: the phase ran to its end; a failed run reports nothing.
+	// complete: the phase ran to its end. Otherwise err says why (reported on
+	// Distributed, not Ready: the license itself is issued), or retry that the
+	// cache lagged a write and the Licensee is looked at again shortly.
 	complete bool
+	err      error
+	retry    bool
 }
+
+// settled: nothing about copies is left to retry (also without distribution).
+func (res *distributionResult) settled() bool { return res == nil || res.err == nil && !res.retry }
 
 // distributionSources are the objects copied: nil when not there to copy.
 type distributionSources struct {
@@ -198,14 +202,29 @@ func distributesTo(l *licensingv1alpha1.Licensee, ns *namespaceInfo) bool {
 // out, of an older Secret name, or all of them when distribution is removed
 // or the Licensee deleted. Copies are never written over an object that is
 // not a copy from this source. A Licensee never distributed skips all of it.
-func (r *LicenseeReconciler) reconcileDistribution(ctx context.Context, s *licenseeScope) error {
+//
+// Its failures are kept in s.distribution, not returned: issuing, which ran
+// before, still gets its status written (a renewal must be acknowledged).
+func (r *LicenseeReconciler) reconcileDistribution(ctx context.Context, s *licenseeScope) {
 	l := s.licensee
-	wanted := l.Spec.Distribution != nil && l.DeletionTimestamp == nil
-	if !wanted && !controllerutil.ContainsFinalizer(l, licensingv1alpha1.FinalizerDistribution) {
-		return nil // copies are only written once the finalizer is on
+	if l.Spec.Distribution == nil && !controllerutil.ContainsFinalizer(l, licensingv1alpha1.FinalizerDistribution) {
+		return // copies are only written once the finalizer is on
 	}
 	res := &distributionResult{}
 	s.distribution = res
+	switch err := r.distribute(ctx, s, res); {
+	case errors.Is(err, errNotYetCached):
+		res.retry = true
+	case err != nil:
+		res.err = err
+	default:
+		res.complete = true
+	}
+}
+
+func (r *LicenseeReconciler) distribute(ctx context.Context, s *licenseeScope, res *distributionResult) error {
+	l := s.licensee
+	wanted := l.Spec.Distribution != nil && l.DeletionTimestamp == nil
 	if wanted {
 		named, accepting, err := r.readNamespaces(ctx, l)
 		if err != nil {
@@ -231,11 +250,8 @@ func (r *LicenseeReconciler) reconcileDistribution(ctx context.Context, s *licen
 		return err
 	}
 	if !wanted && l.DeletionTimestamp == nil {
-		if err := r.setDistributionFinalizer(ctx, l, false); err != nil {
-			return err
-		}
+		return r.setDistributionFinalizer(ctx, l, false)
 	}
-	res.complete = true
 	return nil
 }
 
@@ -765,13 +781,18 @@ func (res *distributionResult) problemOf(match func(targetIssue) bool) *problem 
 }
 
 // setDistributedCondition reports the copies: True when every target holds
-// current copies, else False with the gravest problem. A failed run leaves
-// what the last complete one said; without distribution it goes.
+// current copies, else False with the gravest problem, or the error that
+// stopped them. A run that did not reach or finish them leaves
+// status.distribution as the last complete one said; without distribution
+// both go.
 func setDistributedCondition(s *licenseeScope, err error) {
 	l := s.licensee
 	st := &l.Status
 	res := s.distribution
 	switch {
+	case res != nil && res.err != nil:
+		setCondition(&st.Conditions, l.Generation, licensingv1alpha1.ConditionDistributed, false, licensingv1alpha1.ReasonReconcileError, res.err.Error())
+		return
 	case res == nil && err != nil, res != nil && !res.complete:
 		return
 	case res == nil || l.Spec.Distribution == nil || l.DeletionTimestamp != nil:
@@ -805,176 +826,4 @@ func distributedMessage(l *licensingv1alpha1.Licensee, res *distributionResult) 
 	}
 	return fmt.Sprintf("copies of Secret %s and ConfigMap %s are current in %s", l.LicenseSecretName(),
 		licensingv1alpha1.PublicKeysConfigMapName(l.Spec.ProductRef.Name), strings.Join(names, ", "))
-}
-
-// Watches.
-
-// indexDistributedNamespaces is the index function of indexDistributionNamespaces.
-func indexDistributedNamespaces(o client.Object) []string {
-	d := o.(*licensingv1alpha1.Licensee).Spec.Distribution
-	if d == nil {
-		return nil
-	}
-	names := make([]string, 0, len(d.Namespaces))
-	for _, n := range d.Namespaces {
-		names = append(names, string(n))
-	}
-	return names
-}
-
-// namespaceChanged lets through what changes a namespace's part: it appears
-// or goes, its labels change (opt in or out, a selector starts or stops
-// matching), or its deletion starts.
-var namespaceChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return !maps.Equal(e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()) ||
-			(e.ObjectOld.GetDeletionTimestamp() == nil) != (e.ObjectNew.GetDeletionTimestamp() == nil)
-	},
-	GenericFunc: func(event.GenericEvent) bool { return false },
-}
-
-// namespaceToLicensees maps a namespace (before and after an update) to the
-// Licensees it concerns: those naming it, anywhere, and those of the
-// licensing namespace it accepts from that select by labels.
-func (r *LicenseeReconciler) namespaceToLicensees(ctx context.Context, obj client.Object) []reconcile.Request {
-	var reqs []reconcile.Request
-	named := &licensingv1alpha1.LicenseeList{}
-	if err := r.List(ctx, named, client.MatchingFields{indexDistributionNamespaces: obj.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "list Licensees distributing to namespace", "namespace", obj.GetName())
-	}
-	for _, l := range named.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l)})
-	}
-	source := obj.GetLabels()[licensingv1alpha1.LabelAcceptFrom]
-	if source == "" {
-		return reqs
-	}
-	selecting := &licensingv1alpha1.LicenseeList{}
-	if err := r.List(ctx, selecting, client.InNamespace(source)); err != nil {
-		log.FromContext(ctx).Error(err, "list Licensees of the licensing namespace", "namespace", source)
-	}
-	for _, l := range selecting.Items {
-		if l.Spec.Distribution != nil && l.Spec.Distribution.NamespaceSelector != nil {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&l)})
-		}
-	}
-	return reqs
-}
-
-// copyTampered lets through the events of copies that need the controller: a
-// deletion, or an update that leaves the data disagreeing with its hash or
-// changes the labels naming the source. The controller's own writes are
-// consistent; a reconcile for them would read the Licensee from a cache that
-// may not hold this run's status yet.
-var copyTampered = predicate.Funcs{
-	CreateFunc: func(event.CreateEvent) bool { return false },
-	DeleteFunc: func(e event.DeleteEvent) bool {
-		return e.Object.GetLabels()[licensingv1alpha1.LabelSourceNamespace] != ""
-	},
-	GenericFunc: func(event.GenericEvent) bool { return false },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, n := e.ObjectOld.GetLabels(), e.ObjectNew.GetLabels()
-		if old[licensingv1alpha1.LabelSourceNamespace] == "" && n[licensingv1alpha1.LabelSourceNamespace] == "" {
-			return false
-		}
-		for _, k := range []string{licensingv1alpha1.LabelManaged, licensingv1alpha1.LabelSourceNamespace, licensingv1alpha1.LabelSourceLicensee, licensingv1alpha1.LabelSourceProduct} {
-			if old[k] != n[k] {
-				return true
-			}
-		}
-		return copyDataHash(e.ObjectNew) != e.ObjectNew.GetAnnotations()[licensingv1alpha1.AnnotationDataHash]
-	},
-}
-
-func copyDataHash(obj client.Object) string {
-	switch v := obj.(type) {
-	case *corev1.Secret:
-		return issuance.DataHash(v.Data)
-	case *corev1.ConfigMap:
-		return configMapDataHash(v.Data)
-	}
-	return ""
-}
-
-// secretDeleted lets through deletions only (of any Secret, from the metadata
-// cache): a foreign Secret in a copy's way going away.
-var secretDeleted = predicate.Funcs{
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	UpdateFunc:  func(event.UpdateEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-}
-
-// copyToLicensees maps an object where a copy is (or was, or is in the way of
-// one) to the Licensees that want a copy of that name there now: those of the
-// licensing namespace the namespace accepts from. A copy the controller
-// removed itself is wanted by none, so its deletion wakes nobody.
-func (r *LicenseeReconciler) copyToLicensees(isSecret bool) func(context.Context, client.Object) []reconcile.Request {
-	return func(ctx context.Context, obj client.Object) []reconcile.Request {
-		ns, err := r.namespace(ctx, obj.GetNamespace())
-		if err != nil {
-			log.FromContext(ctx).Error(err, "read the namespace of a copy", "namespace", obj.GetNamespace())
-		}
-		if ns == nil || ns.labels[licensingv1alpha1.LabelAcceptFrom] == "" {
-			return nil
-		}
-		licensees := &licensingv1alpha1.LicenseeList{}
-		if err := r.List(ctx, licensees, client.InNamespace(ns.labels[licensingv1alpha1.LabelAcceptFrom])); err != nil {
-			log.FromContext(ctx).Error(err, "list Licensees of the licensing namespace", "namespace", ns.labels[licensingv1alpha1.LabelAcceptFrom])
-			return nil
-		}
-		var reqs []reconcile.Request
-		for i := range licensees.Items {
-			l := &licensees.Items[i]
-			name := licensingv1alpha1.PublicKeysConfigMapName(l.Spec.ProductRef.Name)
-			if isSecret {
-				name = l.LicenseSecretName()
-			}
-			if name == obj.GetName() && distributesTo(l, ns) {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(l)})
-			}
-		}
-		return reqs
-	}
-}
-
-// jwksToDistributingLicensees maps a Product's own JWKS ConfigMap to the
-// Licensees of that Product that distribute it.
-func (r *LicenseeReconciler) jwksToDistributingLicensees(ctx context.Context, obj client.Object) []reconcile.Request {
-	product := obj.GetLabels()[licensingv1alpha1.LabelProduct]
-	if product == "" || obj.GetLabels()[licensingv1alpha1.LabelSourceNamespace] != "" || obj.GetName() != licensingv1alpha1.PublicKeysConfigMapName(product) {
-		return nil
-	}
-	licensees := &licensingv1alpha1.LicenseeList{}
-	if err := r.List(ctx, licensees, client.InNamespace(obj.GetNamespace()), client.MatchingFields{indexProductRef: product}); err != nil {
-		log.FromContext(ctx).Error(err, "list Licensees of Product", "product", product)
-		return nil
-	}
-	var reqs []reconcile.Request
-	for i := range licensees.Items {
-		if licensees.Items[i].Spec.Distribution != nil {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&licensees.Items[i])})
-		}
-	}
-	return reqs
-}
-
-// jwksChanged lets through a JWKS appearing, going, or changing its keys.
-var jwksChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		o, ok1 := e.ObjectOld.(*corev1.ConfigMap)
-		n, ok2 := e.ObjectNew.(*corev1.ConfigMap)
-		return !ok1 || !ok2 || o.Data[licensingv1alpha1.JWKSKey] != n.Data[licensingv1alpha1.JWKSKey]
-	},
-	GenericFunc: func(event.GenericEvent) bool { return false },
-}
-
-// deletionStarted lets through the update that marks a Licensee for deletion,
-// which the finalizer waits on.
-var deletionStarted = predicate.Funcs{
-	CreateFunc: func(event.CreateEvent) bool { return false },
-	DeleteFunc: func(event.DeleteEvent) bool { return false },
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp() == nil && e.ObjectNew.GetDeletionTimestamp() != nil
-	},
-	GenericFunc: func(event.GenericEvent) bool { return false },
 }

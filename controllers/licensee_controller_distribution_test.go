@@ -172,6 +172,8 @@ func TestDistributionConditions(t *testing.T) {
 		err        error
 		want       string
 		wantStatus string // namespace=current|reason, or "kept" when status.distribution must not change
+		// wantUnobserved: observedGeneration must not move (also for a failed run)
+		wantUnobserved bool
 	}{
 		{name: "every copy current", scope: licenseeScope{distribution: done(current)},
 			want: "Distributed=True/Distributed Licensed=True/Valid Ready=True/Issued", wantStatus: "shop=current"},
@@ -196,6 +198,10 @@ func TestDistributionConditions(t *testing.T) {
 			want: "Distributed=False/NamespaceNotFound Licensed=True/Valid Ready=False/ReconcileError", wantStatus: "kept"},
 		{name: "a failed run before the copies", scope: licenseeScope{}, err: errRun,
 			want: "Distributed=False/NamespaceNotFound Licensed=True/Valid Ready=False/ReconcileError", wantStatus: "kept"},
+		{name: "copies that fail are reported on Distributed, not Ready", scope: licenseeScope{distribution: &distributionResult{err: errRun}},
+			want: "Distributed=False/ReconcileError Licensed=True/Valid Ready=True/Issued", wantStatus: "kept", wantUnobserved: true},
+		{name: "a cache that lags a copy's write is looked at again", scope: licenseeScope{distribution: &distributionResult{retry: true}},
+			want: "Distributed=False/NamespaceNotFound Licensed=True/Valid Ready=True/Issued", wantStatus: "kept", wantUnobserved: true},
 		{name: "distribution removed and its copies gone", spec: &licensingv1alpha1.DistributionSpec{}, scope: licenseeScope{distribution: done()},
 			want: "Licensed=True/Valid Ready=True/Issued"},
 		{name: "never distributed", scope: licenseeScope{}, want: "Licensed=True/Valid Ready=True/Issued"},
@@ -221,6 +227,9 @@ func TestDistributionConditions(t *testing.T) {
 
 			if got := conditionsOf(l.Status.Conditions); got != tt.want {
 				t.Errorf("conditions = %s\nwant         %s", got, tt.want)
+			}
+			if observed := l.Status.ObservedGeneration == l.Generation; observed != (tt.err == nil && !tt.wantUnobserved) {
+				t.Errorf("observedGeneration moved: %t, want %t", observed, tt.err == nil && !tt.wantUnobserved)
 			}
 			var status []string
 			for _, d := range l.Status.Distribution {

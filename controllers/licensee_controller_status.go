@@ -16,7 +16,7 @@ import (
 // key and Secret; Licensed comes from the pure evaluation; Stalled (kstatus:
 // Failed) says a person must act, Reconciling (kstatus: InProgress) that the
 // Licensee waits for its Product. observedGeneration moves only after a run
-// without errors.
+// without errors, copies included.
 func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error) *time.Time {
 	l := s.licensee
 	st := &l.Status
@@ -58,7 +58,7 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 	setDistributedCondition(s, err)
 	setLicenseeStalledCondition(s)
 	setLicenseeReconcilingCondition(s)
-	if err == nil {
+	if err == nil && s.distribution.settled() {
 		st.ObservedGeneration = l.Generation
 	}
 	return next
