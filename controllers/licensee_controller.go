@@ -95,12 +95,12 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	if licensee.DeletionTimestamp != nil && controllerutil.ContainsFinalizer(licensee, licensingv1alpha1.FinalizerDistribution) {
-		if err := r.finalizeDistribution(ctx, licensee); err != nil && !errors.Is(err, errNotYetCached) {
-			return reconcile.Result{}, err
-		} else if err != nil {
+		// Only the copies are left to remove: the Secret goes with its owner.
+		err := r.finalizeDistribution(ctx, licensee)
+		if errors.Is(err, errNotYetCached) {
 			return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
 		}
-		return reconcile.Result{}, nil
+		return reconcile.Result{}, err
 	}
 	original := licensee.DeepCopy()
 	s := &licenseeScope{licensee: licensee, now: r.Clock.Now()}

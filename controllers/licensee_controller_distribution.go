@@ -404,8 +404,9 @@ func isJWKSCopyFrom(source string) func(client.Object) bool {
 }
 
 // isCopy: managed, and owned by no controller. An object something else
-// controls (a Product's own JWKS, a Licensee's own Secret) is never a copy,
-// whatever its labels say, so the two never fight over it.
+// controls (a Product's JWKS, which that Product's controller takes over when
+// the namespace is a licensing namespace too) is never a copy, whatever its
+// labels say, so the two never fight over it.
 func isCopy(obj client.Object) bool {
 	return obj.GetLabels()[licensingv1alpha1.LabelManaged] == "true" && metav1.GetControllerOf(obj) == nil
 }
@@ -587,8 +588,8 @@ func (r *LicenseeReconciler) createCopy(ctx context.Context, obj client.Object, 
 	switch {
 	case err == nil:
 		return true, nil
-	case apierrors.IsNotFound(err):
-		return false, errNotYetCached // the namespace went since the cache said it was there
+	case apierrors.IsNotFound(err), apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		return false, errNotYetCached // the namespace went, or started going, since the cache looked
 	case !apierrors.IsAlreadyExists(err):
 		return false, fmt.Errorf("create %s %s/%s: %w", kindOf(obj), obj.GetNamespace(), obj.GetName(), err)
 	}
