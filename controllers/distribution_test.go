@@ -349,7 +349,7 @@ var _ = Describe("Distribution to application namespaces", func() {
 		Eventually(copiesCurrent(ns, shop, "globex-license")).Should(BeTrue())
 		Eventually(copiesCurrent(ns, shop, "hooli-license")).Should(BeTrue())
 		Eventually(licenseeCondition(second, "Distributed")).Should(Equal("True/Distributed"))
-		Expect(licenseeCondition(first, "Distributed")()).To(Equal("True/Distributed"))
+		Eventually(licenseeCondition(first, "Distributed")).Should(Equal("True/Distributed"))
 
 		first = get(first)
 		first.Spec.Distribution = nil
