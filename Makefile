@@ -1,15 +1,23 @@
 # kubelicense — see README.md. `make help` lists the targets.
 
-IMG ?= ghcr.io/kubelicense/kubelicense:dev
+# The release: the chart's version and appVersion, the image tag and the kubectl
+# plugin's archives follow it (test/config checks that they agree).
+VERSION ?= 0.1.0
+IMG ?= ghcr.io/kubelicense/kubelicense:v$(VERSION)
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
 
 LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
+HELM_VERSION ?= v3.22.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
+HELM ?= $(LOCALBIN)/helm
 GINKGO_FLAGS ?=
+CHART ?= charts/kubelicense
+# Where `make installer` writes the plain-manifest installation.
+INSTALLER ?= dist/install.yaml
 
 .PHONY: all
 all: build
@@ -23,8 +31,13 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the kubebuilder markers.
+manifests: controller-gen ## Generate CRDs and RBAC from the kubebuilder markers (and copy them into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	@# The chart renders these copies, so it grants and installs exactly what config/ does.
+	rm -rf $(CHART)/files/crds $(CHART)/files/rbac
+	mkdir -p $(CHART)/files/crds $(CHART)/files/rbac
+	cp config/crd/bases/*.yaml $(CHART)/files/crds/
+	cp config/rbac/*role.yaml $(CHART)/files/rbac/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -43,7 +56,7 @@ envtest: ## Build (once, cached outside the repo) kube-apiserver and etcd; print
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet ## Unit tests, envtest suites and test/e2e (needs kubectl) against a real kube-apiserver and etcd.
+test: manifests generate fmt vet helm kustomize ## Unit tests, envtest suites and test/e2e (needs kubectl) against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -coverprofile cover.out $(GINKGO_FLAGS)
 
 .PHONY: demo
@@ -75,10 +88,22 @@ docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Render dist/install.yaml (CRDs, RBAC, manager).
-	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
+build-installer: manifests generate installer ## Render dist/install.yaml (CRDs, RBAC, manager) for IMG.
+
+# installer renders $(INSTALLER) from config/ as it is, with the image set to IMG
+# in a copy of config/, so the committed kustomization keeps its placeholder.
+.PHONY: installer
+installer: kustomize
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	  cp -R config "$$tmp/" && \
+	  (cd "$$tmp/config/manager" && $(KUSTOMIZE) edit set image controller=$(IMG)) && \
+	  $(KUSTOMIZE) build "$$tmp/config/default" > "$$tmp/install.yaml" && \
+	  mkdir -p "$$(dirname $(INSTALLER))" && mv "$$tmp/install.yaml" $(INSTALLER)
+
+.PHONY: helm-lint
+helm-lint: manifests helm ## Lint the chart with its defaults and with every optional part on.
+	$(HELM) lint --strict $(CHART)
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/all-optional-values.yaml
 
 ##@ Deployment
 
@@ -104,6 +129,11 @@ $(CONTROLLER_GEN): | $(LOCALBIN)
 kustomize: $(KUSTOMIZE)
 $(KUSTOMIZE): | $(LOCALBIN)
 	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM)
+$(HELM): | $(LOCALBIN)
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
 
 # go-install-tool installs a versioned tool into bin/ and links the plain name to it,
 # so a version bump in this file installs the new version.
