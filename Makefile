@@ -18,6 +18,9 @@ GINKGO_FLAGS ?=
 CHART ?= charts/kubelicense
 # Where `make installer` writes the plain-manifest installation.
 INSTALLER ?= dist/install.yaml
+# The kubectl-license release archives, one per krew platform (plugins/license.yaml).
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64
+PLUGIN_DIST ?= dist/plugin
 
 .PHONY: all
 all: build
@@ -104,6 +107,25 @@ installer: kustomize
 helm-lint: manifests helm ## Lint the chart with its defaults and with every optional part on.
 	$(HELM) lint --strict $(CHART)
 	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/all-optional-values.yaml
+
+# One archive per krew platform: kubectl-license_v<VERSION>_<os>_<arch>.tar.gz
+# holding kubectl-license (kubectl-license.exe on Windows).
+plugin_os = $(word 1,$(subst /, ,$(1)))
+plugin_arch = $(word 2,$(subst /, ,$(1)))
+plugin_bin = kubectl-license$(if $(filter windows,$(call plugin_os,$(1))),.exe)
+define plugin_archive
+	rm -rf $(PLUGIN_DIST)/tmp && mkdir -p $(PLUGIN_DIST)/tmp
+	CGO_ENABLED=0 GOOS=$(call plugin_os,$(1)) GOARCH=$(call plugin_arch,$(1)) go build -trimpath -ldflags="-s -w" -o $(PLUGIN_DIST)/tmp/$(call plugin_bin,$(1)) ./cmd/kubectl-license
+	tar -C $(PLUGIN_DIST)/tmp -czf $(PLUGIN_DIST)/kubectl-license_v$(VERSION)_$(call plugin_os,$(1))_$(call plugin_arch,$(1)).tar.gz $(call plugin_bin,$(1))
+	rm -r $(PLUGIN_DIST)/tmp
+
+endef
+
+.PHONY: plugin-archives
+plugin-archives: ## The kubectl-license release archives that plugins/license.yaml names, and their SHA256SUMS, in dist/plugin/.
+	rm -rf $(PLUGIN_DIST) && mkdir -p $(PLUGIN_DIST)
+	$(foreach p,$(PLUGIN_PLATFORMS),$(call plugin_archive,$(p)))
+	cd $(PLUGIN_DIST) && sha256sum *.tar.gz | tee SHA256SUMS
 
 ##@ Deployment
 
