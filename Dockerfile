@@ -1,7 +1,9 @@
 # One image, two binaries: /manager (the operator, the entrypoint) and
 # /license-agent (the sidecar; run it with command: ["/license-agent"]).
 
-FROM golang:1.26 AS builder
+# The builder runs on the build machine's platform and cross-compiles, so
+# `docker buildx --platform linux/arm64` does not emulate the compiler.
+FROM --platform=$BUILDPLATFORM golang:1.26 AS builder
 ARG TARGETOS
 ARG TARGETARCH
 
