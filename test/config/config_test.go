@@ -1,5 +1,7 @@
-// Package config tests the kustomize configuration under config/ by rendering it
-// with the kustomize the Makefile installs and checking the objects; no cluster.
+// Package config tests the installation: the kustomize configuration under
+// config/ and the Helm chart, rendered with the kustomize and helm the Makefile
+// installs and checked object by object, then applied to a real API server
+// (install_test.go, envtest); plus the Dockerfile and the krew manifest.
 package config
 
 import (
