@@ -456,11 +456,18 @@ func TestHelmAllOptional(t *testing.T) {
 	}
 }
 
-// TestHelmPartsOff: with metrics and the license API off, nothing serves them
-// and nothing points at them.
+// TestHelmPartsOff: with metrics, the license API, leader election and the user
+// roles off, nothing serves them, grants them or points at them.
 func TestHelmPartsOff(t *testing.T) {
-	objs := helmTemplate(t, "--set", "metrics.enabled=false", "--set", "licenseAPI.enabled=false")
+	objs := helmTemplate(t, "--set", "metrics.enabled=false", "--set", "licenseAPI.enabled=false",
+		"--set", "replicaCount=1", "--set", "leaderElection.enabled=false", "--set", "rbac.userRoles=false")
 	_, c := checkChartManager(t, objs)
+	if v, _ := flagValue(c.Args, "leader-elect"); v != "false" {
+		t.Errorf("--leader-elect=%q with leaderElection.enabled=false", v)
+	}
+	if roles := ofKind(objs, "Role"); len(roles) != 0 {
+		t.Errorf("Roles %v without leader election", names(roles))
+	}
 	for _, flag := range []string{"metrics-bind-address", "license-api-bind-address"} {
 		if v, _ := flagValue(c.Args, flag); v != "0" {
 			t.Errorf("--%s=%q, want 0 (off)", flag, v)
@@ -472,10 +479,8 @@ func TestHelmPartsOff(t *testing.T) {
 	if len(c.Ports) != 1 || c.Ports[0].Name != "health" {
 		t.Errorf("container ports %v, want only health", c.Ports)
 	}
-	for _, o := range ofKind(objs, "ClusterRole") {
-		if strings.Contains(o.GetName(), "metrics") {
-			t.Errorf("ClusterRole %s with metrics off", o.GetName())
-		}
+	if roles := names(ofKind(objs, "ClusterRole")); !slices.Equal(roles, []string{"ClusterRole/" + namePrefix + "manager-role"}) {
+		t.Errorf("ClusterRoles %v; with metrics and the user roles off, only the manager's", roles)
 	}
 }
 
