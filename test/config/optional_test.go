@@ -71,25 +71,31 @@ func TestPrometheusServiceMonitor(t *testing.T) {
 	}
 }
 
-func TestNetworkPolicyAllowsMetrics(t *testing.T) {
+// TestNetworkPolicyAllowsMetricsAndLicenseAPI: with the optional policies on,
+// the metrics port and the license API port both stay reachable (a policy
+// selecting the pods denies every port it does not admit).
+func TestNetworkPolicyAllowsMetricsAndLicenseAPI(t *testing.T) {
 	objs := renderDefaultWith(t, "prometheus", "network-policy")
 	d, c := managerDeployment(t, objs)
 	pols := typedAll[networkingv1.NetworkPolicy](t, objs, "NetworkPolicy")
-	if len(pols) != 1 {
-		t.Fatalf("want one NetworkPolicy, got %d", len(pols))
+	if len(pols) != 2 {
+		t.Fatalf("want two NetworkPolicies (metrics, license API), got %d", len(pols))
 	}
-	p := pols[0]
-	if !isSubset(p.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels) {
-		t.Errorf("NetworkPolicy selects %v, not the manager pods %v", p.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels)
-	}
-	metricsAddr, _ := flagValue(c.Args, "metrics-bind-address")
 	var ports []string
-	for _, rule := range p.Spec.Ingress {
-		for _, port := range rule.Ports {
-			ports = append(ports, ":"+port.Port.String())
+	for _, p := range pols {
+		if !isSubset(p.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels) {
+			t.Errorf("NetworkPolicy %s selects %v, not the manager pods %v", p.Name, p.Spec.PodSelector.MatchLabels, d.Spec.Template.Labels)
+		}
+		for _, rule := range p.Spec.Ingress {
+			for _, port := range rule.Ports {
+				ports = append(ports, ":"+port.Port.String())
+			}
 		}
 	}
-	if !slices.Contains(ports, metricsAddr) {
-		t.Errorf("NetworkPolicy opens %v, not the metrics port %s", ports, metricsAddr)
+	for _, flag := range []string{"metrics-bind-address", "license-api-bind-address"} {
+		addr, _ := flagValue(c.Args, flag)
+		if !slices.Contains(ports, addr) {
+			t.Errorf("the NetworkPolicies open %v, not --%s=%s", ports, flag, addr)
+		}
 	}
 }
