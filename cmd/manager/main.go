@@ -47,6 +47,7 @@ type licenseAPISettings struct {
 	kubeBurst                        int
 	perLicensee, perAddress, badAuth licenseapi.Limit
 	seatTTL                          time.Duration
+	maxInFlight                      int
 }
 
 func (l *licenseAPISettings) bindFlags(fs *flag.FlagSet) {
@@ -61,6 +62,7 @@ func (l *licenseAPISettings) bindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.perAddress.Burst, "license-api-burst-per-address", licenseapi.DefaultPerAddress.Burst, "Burst of license API requests per client address.")
 	fs.Float64Var(&l.badAuth.Rate, "license-api-rate-failed-auth", licenseapi.DefaultFailedAuth.Rate, "License API requests per second per client address whose token fails verification (brute force).")
 	fs.IntVar(&l.badAuth.Burst, "license-api-burst-failed-auth", licenseapi.DefaultFailedAuth.Burst, "Burst of failed authentications per client address.")
+	fs.IntVar(&l.maxInFlight, "license-api-max-in-flight", licenseapi.DefaultMaxInFlight, "License API requests served at once; past it the API answers 503 with Retry-After instead of queueing.")
 	fs.DurationVar(&l.seatTTL, "license-api-default-seat-ttl", licenseapi.DefaultSeatTTL, "Seat lease TTL when a request names none (heartbeat every third of it).")
 }
 
@@ -69,6 +71,9 @@ func (l *licenseAPISettings) check() error {
 		if lim.Rate <= 0 || lim.Burst <= 0 {
 			return fmt.Errorf("the --license-api-rate-* and --license-api-burst-* flags must be positive")
 		}
+	}
+	if l.maxInFlight <= 0 {
+		return fmt.Errorf("--license-api-max-in-flight must be positive")
 	}
 	if l.kubeQPS <= 0 || l.kubeBurst <= 0 {
 		return fmt.Errorf("--license-api-kube-qps and --license-api-kube-burst must be positive")
@@ -212,7 +217,7 @@ func setupLicenseAPI(ctx context.Context, mgr ctrl.Manager, l licenseAPISettings
 	_, err = licenseapi.Setup(ctx, mgr, licenseapi.Options{
 		Addr: l.addr, TLS: certs.TLSConfig(), Live: direct, Writer: direct, Keys: keys,
 		PerLicensee: l.perLicensee, PerAddress: l.perAddress, FailedAuth: l.badAuth,
-		DefaultSeatTTL: l.seatTTL, ShutdownTimeout: shutdownTimeout,
+		DefaultSeatTTL: l.seatTTL, ShutdownTimeout: shutdownTimeout, MaxInFlight: l.maxInFlight,
 	})
 	return err
 }

@@ -104,6 +104,15 @@ func (s *Server) authenticated(endpoint string, serve handlerFunc) http.Handler 
 			s.fail(x, d.problem("from this address"))
 			return
 		}
+		select {
+		case s.inFlight <- struct{}{}:
+			defer func() { <-s.inFlight }()
+		default:
+			rateLimitedTotal.WithLabelValues("in-flight").Inc()
+			s.fail(x, &problem{status: http.StatusServiceUnavailable, code: license.CodeUnavailable, retryAfter: time.Second,
+				message: "the license API is at its limit of requests in flight; retry after the Retry-After header"})
+			return
+		}
 		c, err := s.authenticate(r.Context(), r)
 		if err != nil {
 			if p, ok := err.(*problem); ok && p.status == http.StatusUnauthorized {

@@ -1,6 +1,10 @@
 package licenseapi_test
 
 import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,3 +115,37 @@ func manyMembers(n int) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+var _ = Describe("load shedding", func() {
+	It("answers 503 UNAVAILABLE with Retry-After past the requests in flight, instead of queueing", func() {
+		i := issue(nil)
+		small := startReplica(false, licenseapi.Options{MaxInFlight: 1})
+		defer small.shutdown()
+
+		By("one request held in the handler, waiting for its body")
+		conn, err := tls.Dial("tcp", small.server.Addr(), &tls.Config{RootCAs: caPool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+		Expect(err).NotTo(HaveOccurred())
+		defer conn.Close()
+		body := `{"nonce":"held"}`
+		_, err = fmt.Fprintf(conn, "POST /v1/validate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", i.token, len(body))
+		Expect(err).NotTo(HaveOccurred())
+		reader := bufio.NewReader(conn)
+		line, err := reader.ReadString('\n')
+		Expect(err).NotTo(HaveOccurred())
+		Expect(line).To(HavePrefix("HTTP/1.1 100"), "the handler reads the body: the request is in flight")
+		_, _ = reader.ReadString('\n')
+
+		a := call(small, "POST", "/v1/validate", i.token, license.ValidateRequest{Nonce: nonce()})
+		Expect(a.status).To(Equal(http.StatusServiceUnavailable))
+		Expect(a.problem().Code).To(Equal(license.CodeUnavailable))
+		Expect(a.header.Get("Retry-After")).To(Equal("1"))
+
+		_, err = io.WriteString(conn, body)
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.ReadResponse(reader, nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(call(small, "POST", "/v1/validate", i.token, license.ValidateRequest{Nonce: nonce()}).status).To(Equal(http.StatusOK))
+	})
+})

@@ -19,7 +19,7 @@ var (
 	}, []string{"endpoint"})
 	rateLimitedTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kubelicense_license_api_rate_limited_total",
-		Help: "License API requests refused with 429, by the limit that refused them (address, failed-auth, licensee).",
+		Help: "License API requests refused with 429, by the limit that refused them (address, failed-auth, licensee), or shed with 503 (in-flight).",
 	}, []string{"limit"})
 )
 

@@ -48,6 +48,10 @@ type Options struct {
 	DefaultSeatTTL, MinSeatTTL, MaxSeatTTL time.Duration
 	// ShutdownTimeout bounds how long in-flight requests may finish on shutdown.
 	ShutdownTimeout time.Duration
+	// MaxInFlight bounds the requests served at once; past it the API sheds
+	// load with 503 UNAVAILABLE and Retry-After instead of queueing requests
+	// until they time out (a seat heartbeat that waits too long lapses anyway).
+	MaxInFlight int
 }
 
 // Defaults, documented in docs/license-api.md with the reasons for each number.
@@ -62,6 +66,7 @@ const (
 	DefaultMinSeatTTL      = 10 * time.Second
 	DefaultMaxSeatTTL      = 24 * time.Hour
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxInFlight     = 256
 )
 
 // Server is the license API. It is a manager Runnable that does not need leader
@@ -79,6 +84,7 @@ type Server struct {
 	handler  http.Handler
 
 	perLicensee, perAddress, failedAuth *keyedLimiter
+	inFlight                            chan struct{}
 
 	mu       sync.Mutex
 	listener net.Listener
@@ -107,6 +113,9 @@ func New(o Options) (*Server, error) {
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
 	if o.DefaultSeatTTL < o.MinSeatTTL || o.DefaultSeatTTL > o.MaxSeatTTL {
 		return nil, fmt.Errorf("license API: the default seat TTL %s is outside [%s, %s]", o.DefaultSeatTTL, o.MinSeatTTL, o.MaxSeatTTL)
 	}
@@ -120,6 +129,7 @@ func New(o Options) (*Server, error) {
 		perLicensee: newKeyedLimiter("licensee", o.PerLicensee),
 		perAddress:  newKeyedLimiter("address", o.PerAddress),
 		failedAuth:  newKeyedLimiter("failed-auth", o.FailedAuth),
+		inFlight:    make(chan struct{}, o.MaxInFlight),
 	}
 	s.handler = s.routes()
 	return s, nil
