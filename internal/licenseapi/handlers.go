@@ -231,6 +231,21 @@ func (s *Server) validate(x *exchange) error {
 	return nil
 }
 
+// entitlingLicense is the evaluation of a caller that may take seats or
+// activations of license name, and that license: the token within its own
+// lifetime, its Licensee still there, and the license entitling now.
+func (s *Server) entitlingLicense(x *exchange, name string) (*evaluation, license.Grant, error) {
+	e, err := s.mutable(x)
+	if err != nil {
+		return nil, license.Grant{}, err
+	}
+	g, p := e.entitling(name, x.now)
+	if p != nil {
+		return nil, g, p
+	}
+	return e, g, nil
+}
+
 // mutable is the evaluation of a caller that may take seats or activations:
 // its token within its own lifetime, its Licensee still there.
 func (s *Server) mutable(x *exchange) (*evaluation, error) {
@@ -255,13 +270,9 @@ func (s *Server) activate(x *exchange) error {
 	if err := checkActivateRequest(&req); err != nil {
 		return err
 	}
-	e, err := s.mutable(x)
+	e, g, err := s.entitlingLicense(x, req.License)
 	if err != nil {
 		return err
-	}
-	g, p := e.entitling(req.License, x.now)
-	if p != nil {
-		return p
 	}
 	if g.MaxActivations <= 0 {
 		return newProblem(http.StatusConflict, license.CodeTooManyActivations, "license %s takes no activations (its template sets no maxActivations)", req.License)
@@ -386,13 +397,9 @@ func (s *Server) acquireSeat(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.mutable(x)
+	e, g, err := s.entitlingLicense(x, req.License)
 	if err != nil {
 		return err
-	}
-	g, p := e.entitling(req.License, x.now)
-	if p != nil {
-		return p
 	}
 	if g.Seats <= 0 {
 		return newProblem(http.StatusConflict, license.CodeNoSeatsAvailable, "license %s has no seats (its template sets no seats)", req.License)
@@ -451,13 +458,9 @@ func (s *Server) heartbeatSeat(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	e, err := s.mutable(x)
+	e, g, err := s.entitlingLicense(x, lic)
 	if err != nil {
 		return err
-	}
-	g, p := e.entitling(lic, x.now)
-	if p != nil {
-		return p
 	}
 	l := e.licensee
 	lease, err := s.store.renew(x.r.Context(), l.Namespace, slotName(l.Name, lic, slot), leaseID, 0, x.now, g.Seats)

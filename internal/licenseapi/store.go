@@ -50,14 +50,7 @@ func (st *store) counts(ctx context.Context, l *licensingv1alpha1.Licensee, now 
 
 func (st *store) activations(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.Activation, error) {
 	list := &licensingv1alpha1.ActivationList{}
-	opts := []client.ListOption{client.InNamespace(l.Namespace)}
-	if r == st.cache {
-		// Read-only: nothing listed from the cache is changed without a DeepCopy.
-		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name}, client.UnsafeDisableDeepCopy)
-	} else {
-		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
-	}
-	if err := r.List(ctx, list, opts...); err != nil {
+	if err := st.list(ctx, r, l, list); err != nil {
 		return nil, fmt.Errorf("list Activations of %s: %w", l.Name, err)
 	}
 	return list.Items, nil
@@ -65,17 +58,22 @@ func (st *store) activations(ctx context.Context, r client.Reader, l *licensingv
 
 func (st *store) leases(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.SeatLease, error) {
 	list := &licensingv1alpha1.SeatLeaseList{}
+	if err := st.list(ctx, r, l, list); err != nil {
+		return nil, fmt.Errorf("list SeatLeases of %s: %w", l.Name, err)
+	}
+	return list.Items, nil
+}
+
+// list reads what l holds: from the cache by index, without copies (nothing
+// listed from the cache is changed without a DeepCopy), or live by label.
+func (st *store) list(ctx context.Context, r client.Reader, l *licensingv1alpha1.Licensee, list client.ObjectList) error {
 	opts := []client.ListOption{client.InNamespace(l.Namespace)}
 	if r == st.cache {
-		// Read-only: nothing listed from the cache is changed without a DeepCopy.
 		opts = append(opts, client.MatchingFields{IndexLicensee: l.Name}, client.UnsafeDisableDeepCopy)
 	} else {
 		opts = append(opts, client.MatchingLabels{licensingv1alpha1.LabelLicensee: l.Name})
 	}
-	if err := r.List(ctx, list, opts...); err != nil {
-		return nil, fmt.Errorf("list SeatLeases of %s: %w", l.Name, err)
-	}
-	return list.Items, nil
+	return r.List(ctx, list, opts...)
 }
 
 // slotOrder is the order in which a caller tries the n slots: it starts at a
