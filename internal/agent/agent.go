@@ -100,8 +100,10 @@ func (a *Agent) Reload() bool {
 	if cur := a.snap.Load(); cur != nil && cur.in == in {
 		return false
 	}
-	a.publish(a.admit(buildSnapshot(&a.cfg, in, a.now())))
+	// Counted before it is published: whoever sees the new license also
+	// sees the reload that brought it.
 	a.metrics.reloads.Inc()
+	a.publish(a.admit(buildSnapshot(&a.cfg, in, a.now())))
 	return true
 }
 
