@@ -15,7 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
-	"github.com/kubelicense/kubelicense/internal/licenseapi"
+	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -74,7 +74,7 @@ func benchSoak(b *testing.B, e *apiEnv) {
 	must(b, e.c.List(context.Background(), list, client.InNamespace(g.ns)))
 	holderOf := map[string]string{} // by lease id; a lost seat leaves its lapsed lease behind
 	for i := range list.Items {
-		holderOf[licenseapi.LeaseID(&list.Items[i])] = list.Items[i].Spec.Holder
+		holderOf[usage.LeaseID(&list.Items[i])] = list.Items[i].Spec.Holder
 	}
 	notHeld, taken := 0, 0
 	for i, k := range keepers {
