@@ -9,7 +9,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -34,7 +33,6 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
-	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
 	"github.com/kubelicense/kubelicense/internal/testenv"
 	"github.com/kubelicense/kubelicense/pkg/license"
@@ -61,7 +59,7 @@ type apiEnv struct {
 	tls    *tls.Config
 	pool   *x509.CertPool
 	server *licenseapi.Server
-	// requests counts the manager's API requests (the license API's included).
+	// requests counts the manager's and the license API's requests.
 	requests *testenv.RequestCounter
 	stop     func()
 }
@@ -86,9 +84,16 @@ func startAPIEnv(b *testing.B) *apiEnv {
 	})
 	must(b, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	must(b, controllers.SetupAll(ctx, mgr, controllers.Options{}))
+	// Wired as cmd/manager does: one cache of parsed signing keys for the
+	// controllers and the API, and a client of the API's own for its live
+	// reads and writes (here with the same high limits as every client).
+	signingKeys, err := controllers.NewSigningKeys(mgr, nil)
+	must(b, err)
+	must(b, controllers.SetupAll(ctx, mgr, controllers.Options{SigningKeys: signingKeys}))
+	direct, err := client.New(rest.CopyConfig(mgrCfg), client.Options{Scheme: mgr.GetScheme()})
+	must(b, err)
 	e.server, err = licenseapi.Setup(ctx, mgr, licenseapi.Options{
-		Addr: "127.0.0.1:0", TLS: e.tls, Keys: managedKeys{mgr.GetClient()},
+		Addr: "127.0.0.1:0", TLS: e.tls, Live: direct, Writer: direct, Keys: signingKeys,
 		PerLicensee: benchLimit, PerAddress: benchLimit,
 	})
 	must(b, err)
@@ -163,25 +168,6 @@ func (e *apiEnv) issue(b *testing.B, name string, seats int32) grant {
 		token: string(secret.Data[licensingv1alpha1.LicenseTokenKey]),
 		jwks:  secret.Data[licensingv1alpha1.JWKSKey],
 	}
-}
-
-// managedKeys reads the operator-managed signing key of a Product from the
-// cache (the same type as in internal/licenseapi's suite).
-type managedKeys struct{ c client.Client }
-
-func (k managedKeys) Current(ctx context.Context, p *licensingv1alpha1.Product) (*keys.SigningKey, error) {
-	s := &corev1.Secret{}
-	if err := k.c.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: licensingv1alpha1.SigningKeySecretName(p.Name)}, s); err != nil {
-		return nil, err
-	}
-	key, err := keys.DecodeKeySecretData(s.Data)
-	if err != nil {
-		return nil, err
-	}
-	if key.ID != p.Status.SigningKeyID {
-		return nil, fmt.Errorf("key %s is not the Product's signing key %s", key.ID, p.Status.SigningKeyID)
-	}
-	return key, nil
 }
 
 // benchTLS is a self-signed ECDSA P-256 serving certificate for 127.0.0.1 and
