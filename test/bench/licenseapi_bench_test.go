@@ -38,7 +38,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -222,7 +221,7 @@ func benchHeartbeat(b *testing.B, e *apiEnv) {
 		name: "object update", requests: counter,
 		prepare: func(workers int) error {
 			for len(objs) < max(pool, workers) {
-				o := cloneLease(template, baseNS, fmt.Sprintf("baseline-%d", len(objs)))
+				o := cloneLease(template, baseNS, fmt.Sprintf("heartbeat-%d", len(objs)))
 				if err := bc.Create(context.Background(), o); err != nil {
 					return err
 				}
@@ -285,7 +284,7 @@ func benchAcquireRelease(b *testing.B, e *apiEnv) {
 		name: "object create+delete", requests: counter,
 		prepare: func(c int) error { return objs.reset(c, remove) },
 		op: func(w int) error {
-			o := cloneLease(template, baseNS, fmt.Sprintf("baseline-%d", names.Add(1)))
+			o := cloneLease(template, baseNS, fmt.Sprintf("seat-%d", names.Add(1)))
 			o.Spec.LeaseID = randomLeaseID()
 			if err := bc.Create(context.Background(), o); err != nil {
 				return err
@@ -368,17 +367,15 @@ func cloneLease(t *licensingv1alpha1.SeatLease, ns, name string) *licensingv1alp
 	return o
 }
 
-// baselineClient is a client with the same settings as the manager's, its
-// request counter, and a namespace of its own for the baseline's objects.
+// baselineClient is a client with the same settings as the manager's, and
+// its request counter; the baselines write in baselineNamespace.
 func baselineClient(b *testing.B, e *apiEnv) (client.Client, *testenv.RequestCounter, string) {
 	counter := &testenv.RequestCounter{}
 	cfg := rest.CopyConfig(e.cfg)
 	cfg.Wrap(counter.Wrap)
 	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	must(b, err)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-baseline-"}}
-	must(b, e.c.Create(context.Background(), ns))
-	return c, counter, ns.Name
+	return c, counter, baselineNamespace
 }
 
 // deleteLeases deletes the SeatLeases a benchmark left in namespaces, so that
