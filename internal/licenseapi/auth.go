@@ -142,6 +142,15 @@ func (v *verifiedTokens) put(raw string, t verifiedToken) {
 	v.tokens[raw] = t
 }
 
+// present is nil while the caller's Licensee exists, else the REVOKED problem
+// of the calls that need it (validate answers a revoked verdict instead).
+func (c *caller) present() error {
+	if c.licensee == nil {
+		return newProblem(http.StatusForbidden, license.CodeRevoked, "%s; the license is revoked", c.revoked)
+	}
+	return nil
+}
+
 // maxTokenBytes bounds the bearer token; license tokens are a few KiB.
 const maxTokenBytes = 64 << 10
 

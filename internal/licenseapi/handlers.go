@@ -250,8 +250,8 @@ func (s *Server) entitlingLicense(x *exchange, name string) (*evaluation, licens
 // its token within its own lifetime, its Licensee still there.
 func (s *Server) mutable(x *exchange) (*evaluation, error) {
 	c := x.caller
-	if c.licensee == nil {
-		return nil, newProblem(http.StatusForbidden, license.CodeRevoked, "%s; the license is revoked", c.revoked)
+	if err := c.present(); err != nil {
+		return nil, err
 	}
 	if c.tokenCode != "" {
 		return nil, newProblem(http.StatusForbidden, c.tokenCode, "the token is %s by its own nbf/exp; mount the refreshed license Secret to take seats or activations", c.tokenCode)
@@ -327,8 +327,8 @@ func (s *Server) listActivations(x *exchange) error {
 		return err
 	}
 	c := x.caller
-	if c.licensee == nil {
-		return newProblem(http.StatusForbidden, license.CodeRevoked, "%s; the license is revoked", c.revoked)
+	if err := c.present(); err != nil {
+		return err
 	}
 	acts, err := s.store.activations(x.r.Context(), s.store.cache, c.licensee)
 	if err != nil {
@@ -360,8 +360,8 @@ func (s *Server) deactivate(x *exchange) error {
 		return err
 	}
 	c := x.caller
-	if c.licensee == nil {
-		return newProblem(http.StatusForbidden, license.CodeRevoked, "%s; the license is revoked", c.revoked)
+	if err := c.present(); err != nil {
+		return err
 	}
 	e, err := s.evaluate(x.r.Context(), c, x.now)
 	if err != nil {
@@ -483,8 +483,8 @@ func (s *Server) releaseSeat(x *exchange) error {
 		return err
 	}
 	c := x.caller
-	if c.licensee == nil {
-		return newProblem(http.StatusForbidden, license.CodeRevoked, "%s; the license is revoked", c.revoked)
+	if err := c.present(); err != nil {
+		return err
 	}
 	e, err := s.evaluate(x.r.Context(), c, x.now)
 	if err != nil {
