@@ -75,6 +75,8 @@ func waitToken(ns, name, previous string) issued {
 	Eventually(func(g Gomega) {
 		g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: name + "-license"}, secret)).To(Succeed())
 		g.Expect(secret.Data[licensingv1alpha1.LicenseTokenKey]).NotTo(BeEmpty())
+		// The convenience copy of the JWKS may follow the token by a moment.
+		g.Expect(secret.Data[licensingv1alpha1.JWKSKey]).NotTo(BeEmpty())
 		g.Expect(string(secret.Data[licensingv1alpha1.LicenseTokenKey])).NotTo(Equal(previous))
 	}).Should(Succeed())
 	return issued{
