@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -227,7 +228,13 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			}
 			if usage.LeaseHeld(s, now) {
 				if s.Spec.Holder == holder {
-					return st.renewHolding(ctx, s, holder, ttl, now)
+					claim, err := st.renewHolding(ctx, s, holder, ttl, now)
+					if p, ok := errors.AsType[*problem](err); !ok || p.code != license.CodeSeatExpired {
+						return claim, err
+					}
+					// Released (or taken) a moment ago and the cache lags:
+					// the holder asks for a seat like anybody else.
+					continue
 				}
 				alive++
 			}

@@ -210,6 +210,16 @@ var _ = Describe("seats", func() {
 		Expect(a.problem().Code).To(Equal(license.CodeSeatExpired))
 	})
 
+	It("gives a seat to a holder asking again right after its release (the cache may still show the old lease)", func() {
+		i := issue(seatsTemplate(1))
+		for n := range 20 {
+			a := acquire(apiA, i, "pod-1")
+			Expect(a.status).To(Equal(http.StatusCreated), "round %d: %s", n, a.body)
+			r := call(apiA, "DELETE", "/v1/seats/"+leaseOf(a).ID, i.token, nil)
+			Expect(r.status).To(Equal(http.StatusOK), "round %d: %s", n, r.body)
+		}
+	})
+
 	It("frees a lapsed lease for the next holder at once; the old holder gets SEAT_EXPIRED", func() {
 		i := issue(seatsTemplate(1))
 		old := leaseOf(acquire(apiA, i, "pod-1"))
