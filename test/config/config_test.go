@@ -40,32 +40,34 @@ const (
 // clusterScoped are the kinds config/default renders that have no namespace.
 var clusterScoped = []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 
-var (
-	kustomizeOnce sync.Once
-	kustomizePath string
-	kustomizeErr  error
-)
-
-// kustomize returns bin/kustomize, installing it with `make kustomize` (the
+// makeTool returns bin/<name>, installing it once with `make <name>` (the
 // version the Makefile pins) when it is missing.
-func kustomize(t *testing.T) string {
-	t.Helper()
+func makeTool(name string) func(t *testing.T) string {
+	var (
+		once sync.Once
+		err  error
+	)
 	root := testenv.RepoRoot()
-	kustomizeOnce.Do(func() {
-		kustomizePath = filepath.Join(root, "bin", "kustomize")
-		if _, err := os.Stat(kustomizePath); err == nil {
-			return
-		}
-		out, err := exec.Command("make", "-C", root, "kustomize").CombinedOutput()
+	path := filepath.Join(root, "bin", name)
+	return func(t *testing.T) string {
+		t.Helper()
+		once.Do(func() {
+			if _, statErr := os.Stat(path); statErr == nil {
+				return
+			}
+			if out, runErr := exec.Command("make", "-C", root, name).CombinedOutput(); runErr != nil {
+				err = errors.New("make " + name + ": " + runErr.Error() + "\n" + string(out))
+			}
+		})
 		if err != nil {
-			kustomizeErr = errors.New("make kustomize: " + err.Error() + "\n" + string(out))
+			t.Fatal(err)
 		}
-	})
-	if kustomizeErr != nil {
-		t.Fatal(kustomizeErr)
+		return path
 	}
-	return kustomizePath
 }
+
+// kustomize returns bin/kustomize (see makeTool).
+var kustomize = makeTool("kustomize")
 
 // render runs `kustomize build` on dir (relative to the repository root, or
 // absolute) and decodes every object it prints.

@@ -38,32 +38,8 @@ const (
 	licenseAPIService = "kubelicense-license-api"
 )
 
-var (
-	helmOnce sync.Once
-	helmPath string
-	helmErr  error
-)
-
-// helmBin returns bin/helm, installing it with `make helm` (the version the
-// Makefile pins) when it is missing.
-func helmBin(t *testing.T) string {
-	t.Helper()
-	root := testenv.RepoRoot()
-	helmOnce.Do(func() {
-		helmPath = filepath.Join(root, "bin", "helm")
-		if _, err := os.Stat(helmPath); err == nil {
-			return
-		}
-		out, err := exec.Command("make", "-C", root, "helm").CombinedOutput()
-		if err != nil {
-			helmErr = errors.New("make helm: " + err.Error() + "\n" + string(out))
-		}
-	})
-	if helmErr != nil {
-		t.Fatal(helmErr)
-	}
-	return helmPath
-}
+// helmBin returns bin/helm (see makeTool).
+var helmBin = makeTool("helm")
 
 // runHelm runs helm in the repository root with its cache, config and data in a
 // temporary directory, so the tests neither read nor write the user's.
