@@ -328,6 +328,15 @@ func TestMissingTokenAtStartIsServedUntilItAppears(t *testing.T) {
 	f.get("/v1/features/backup").expect(t, http.StatusOK, "VALID")
 }
 
+func TestChangeBeforeTheWatchStartsIsNotMissed(t *testing.T) {
+	f := newFixture(t, testClaims("before-watch"))
+	// kubelet swaps the Secret after New loaded it but before Watch has its
+	// inotify watches: no event will ever report this change.
+	f.setToken(f.issuer.sign(t, testClaims("swapped-early")))
+	f.watch()
+	f.waitUntil("the token swapped before the watch is served", func() bool { return f.serial() == "swapped-early" })
+}
+
 func TestReadyAlways(t *testing.T) {
 	f := newFixture(t, nil, func(_ *fixture, c *Config) { c.ReadyAlways = true })
 	r := f.get(pathReadyz).expect(t, http.StatusOK, "MALFORMED")

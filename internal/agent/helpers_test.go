@@ -315,14 +315,25 @@ func (f *fixture) metric(name string) string {
 }
 
 // waitUntil blocks until cond holds, checking it again after each log record
-// of the agent: every snapshot the agent publishes is logged, so the test wakes
-// on the agent's own events instead of polling. A hang is ended by go test's
-// -timeout, with the goroutine dump pointing here.
+// of the agent (every snapshot the agent publishes is logged, so the test
+// wakes on the agent's own events) and, for conditions that change without a
+// log record (a request reaching the test's API server), every 50ms. There is
+// no deadline: a hang is ended by go test's -timeout, with the goroutine dump
+// pointing here.
 func (f *fixture) waitUntil(what string, cond func() bool) {
 	f.t.Helper()
-	for !cond() {
-		f.t.Logf("waiting until %s", what)
-		<-f.logged
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for logged := true; !cond(); {
+		if logged {
+			f.t.Logf("waiting until %s", what)
+		}
+		select {
+		case <-f.logged:
+			logged = true
+		case <-tick.C:
+			logged = false
+		}
 	}
 }
 

@@ -101,6 +101,9 @@ func (a *Agent) Watch(ctx context.Context) {
 		events, watchErrs = watcher.Events, watcher.Errors
 		a.addWatches(watcher, dirs)
 	}
+	// What changed between the load in New and the watches being in place
+	// raised no event: read the files once more now that they are watched.
+	a.Reload()
 
 	recheck := time.NewTicker(a.cfg.RecheckInterval)
 	defer recheck.Stop()
