@@ -146,6 +146,17 @@ var admissionCases = map[string][]admissionCase{
 		{kind: "LicenseTemplate", spec: with(validTemplate, `tokenTTL: 30s`), wantError: "tokenTTL must be at least 1m"},
 		{kind: "LicenseTemplate", spec: with(validTemplate, `tokenTTL: 1m`)},
 	},
+	"notifyBefore: positive durations, distinct, at most ten": {
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [720h, 168h, 24h]`)},
+		{kind: "LicenseTemplate", spec: `{productRef: {name: p}, type: Perpetual, notifyBefore: [24h]}`},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [168h, 24h, 168h]`), wantError: "notifyBefore thresholds must be distinct durations"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [24h, 1440m]`), wantError: "notifyBefore thresholds must be distinct durations"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [0s]`), wantError: "must be a positive duration"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: ["-24h"]`), wantError: "must be a positive duration"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: ["a month", 24h]`), wantError: "must be a positive duration"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [`+durationList(11)+`]`), wantError: "must have at most 10 items"},
+		{kind: "LicenseTemplate", spec: with(validTemplate, `notifyBefore: [`+durationList(10)+`]`)},
+	},
 	"onExpiry is a closed set": {
 		{kind: "LicenseTemplate", spec: with(validTemplate, `onExpiry: Delete`), wantError: `Unsupported value: "Delete"`},
 		{kind: "LicenseTemplate", spec: with(validTemplate, `onExpiry: Revoke`)},
@@ -228,6 +239,15 @@ func namespaceList(n int) string {
 		names[i] = fmt.Sprintf("ns-%d", i)
 	}
 	return strings.Join(names, ", ")
+}
+
+// durationList is n distinct durations, comma-separated.
+func durationList(n int) string {
+	ds := make([]string, n)
+	for i := range ds {
+		ds[i] = fmt.Sprintf("%dh", i+1)
+	}
+	return strings.Join(ds, ", ")
 }
 
 func newNamespace() string {

@@ -246,6 +246,24 @@ type LicenseStatus struct {
 	// Activations counts the fingerprints activated now.
 	// +optional
 	Activations int32 `json:"activations,omitempty"`
+	// ExpiryNotice is the last ExpiringSoon notice of the license, kept so
+	// that a restart or another reconcile does not repeat it.
+	// +optional
+	ExpiryNotice *ExpiryNotice `json:"expiryNotice,omitempty"`
+}
+
+// ExpiryNotice records an ExpiringSoon notice: which end it announced, at
+// which threshold of the template's notifyBefore, and when.
+type ExpiryNotice struct {
+	// ExpiresAt is the end announced: validUntil, or endsAt for an
+	// auto-renewing Subscription. A new end (a renewed or extended license)
+	// is announced again.
+	ExpiresAt metav1.Time `json:"expiresAt"`
+	// Before is the notifyBefore threshold announced, as the template writes it.
+	// +kubebuilder:validation:MaxLength=32
+	Before string `json:"before"`
+	// NoticedAt is when the notice was emitted.
+	NoticedAt metav1.Time `json:"noticedAt"`
 }
 
 // TrialRecord remembers that a trial ran, so removing and re-adding it does not restart it.

@@ -72,6 +72,17 @@ type LicenseTemplateSpec struct {
 	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('1m')",message="tokenTTL must be at least 1m so tokens are not re-signed in a loop"
 	TokenTTL *Duration `json:"tokenTTL,omitempty"`
 
+	// NotifyBefore lists how long before a license ends the Licensee
+	// controller announces it with an ExpiringSoon Event, e.g. [720h, 168h, 24h]:
+	// once per threshold and end, and only the shortest threshold already
+	// passed when several passed at once. The end is the license's validUntil;
+	// for an auto-renewing Subscription it is the license's endsAt, and one
+	// without endsAt never notifies.
+	// +optional
+	// +kubebuilder:validation:MaxItems=10
+	// +kubebuilder:validation:XValidation:rule="!self.all(d, d.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$')) || self.all(a, self.exists_one(b, duration(b) == duration(a)))",message="notifyBefore thresholds must be distinct durations: remove the duplicate"
+	NotifyBefore []Duration `json:"notifyBefore,omitempty"`
+
 	// Features granted; each must be declared in the Product.
 	// +optional
 	// +listType=set
