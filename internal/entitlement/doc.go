@@ -70,11 +70,22 @@
 // lapsed license's template says onExpiry: Revoke (absent means Retain). One
 // Retain license keeps the lapsed token.
 //
+// # Expiry notices
+//
+// A template's notifyBefore thresholds count back from a license's end: its
+// validUntil; for an auto-renewing subscription its endsAt, and none without
+// one, since it renews. While the license is Valid and now is within a
+// threshold of that end, one notice is due for the shortest threshold passed,
+// unless status records it (or a shorter one) for the same end; a record of
+// another end no longer counts, so a renewed or extended license is announced
+// again. Pending, Suspended, InGracePeriod and Expired licenses get none.
+//
 // # Next transition
 //
 // The earliest instant strictly after now when a state or entitlement changes
 // (a start, a validUntil including each autoRenew period end, a graceUntil; an
-// endsAt is one of these when it matters), or when the token must be re-signed:
+// endsAt is one of these when it matters), when an expiry notice falls due (a
+// threshold before the end of a Valid license), or when the token must be re-signed:
 // at iat + 2/3 of the smallest tokenTTL among the token's licenses, rounded up
 // to a whole second, as long as the TTL rather than the licenses bounds the
 // token. Suspended licenses count too, since their window goes on. Nil when

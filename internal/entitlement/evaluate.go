@@ -66,6 +66,11 @@ type License struct {
 	Suspended bool
 	TokenTTL  time.Duration // 0: none
 	OnExpiry  v1alpha1.ExpiryAction
+
+	// noticeEnd is the end expiry notices count back from; nil: none (see notice.go).
+	noticeEnd    *time.Time
+	notifyBefore []threshold
+	autoRenew    bool
 }
 
 // Result is the evaluation of a licensee at Now.
@@ -180,6 +185,7 @@ func evaluateLicense(li LicenseInput, now time.Time, licenseeSuspended bool, tri
 	}
 	w := newWindow(*start, endsAt, tm, now)
 	l.StartsAt, l.ValidUntil, l.GraceUntil = ptr(w.start), w.validUntil, w.graceUntil
+	l.noticeEnd, l.notifyBefore, l.autoRenew = noticeEnd(w, endsAt, tm), tm.notifyBefore, tm.autoRenew
 	l.State = l.stateAt(now, licenseeSuspended)
 
 	switch {

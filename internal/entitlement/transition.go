@@ -25,6 +25,9 @@ func (r Result) NextTransition(tokenIssuedAt time.Time) *time.Time {
 		consider(l.StartsAt)
 		consider(l.ValidUntil)
 		consider(l.GraceUntil)
+		for _, at := range l.noticeInstants() {
+			consider(&at)
+		}
 	}
 	if at := r.RefreshAt(tokenIssuedAt); at != nil {
 		// Overdue: the caller should re-sign now; never ask for a requeue in the past.

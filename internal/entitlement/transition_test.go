@@ -45,6 +45,16 @@ func TestNextTransition(t *testing.T) {
 		{"suspended licenses keep their clock", []LicenseInput{lic("t", "t", trial)}, true, ts(day), none, tp(14 * day)},
 		{"invalid licenses never change by themselves", []LicenseInput{lic("x", "x", nil)}, false, ts(day), none, nil},
 
+		// notifyBefore thresholds, counted back from the end.
+		{"notifyBefore: the first threshold", []LicenseInput{lic("q", "q", quarterly)}, false, ts(day), none, tp(60 * day)},
+		{"exactly at a threshold: the next one", []LicenseInput{lic("q", "q", quarterly)}, false, ts(60 * day), none, tp(83 * day)},
+		{"after the last threshold: validUntil", []LicenseInput{lic("q", "q", quarterly)}, false, ts(89*day + time.Hour), none, tp(90 * day)},
+		{"thresholds count back from an earlier endsAt", []LicenseInput{with(lic("q", "q", quarterly), endsAt(50*day))}, false, ts(day), none, tp(20 * day)},
+		{"autoRenew without endsAt: no thresholds", []LicenseInput{lic("r", "r", renewingNotify)}, false, ts(day), none, tp(month)},
+		{"autoRenew: thresholds count back from endsAt", []LicenseInput{with(lic("r", "r", renewingNotify), endsAt(200*day))}, false, ts(150 * day), none, tp(170 * day)},
+		{"suspended: no thresholds", []LicenseInput{lic("q", "q", quarterly)}, true, ts(day), none, tp(90 * day)},
+		{"pending: the start before any threshold", []LicenseInput{with(lic("q", "q", quarterly), func(li *LicenseInput) { li.Spec.StartsAt = mt(10 * day) })}, false, ts(day), none, tp(10 * day)},
+
 		// Token refresh at iat + 2/3 TTL.
 		{"no token: no refresh", []LicenseInput{lic("p", "p", withTTL(perpetual, "1h"))}, false, ts(0), none, nil},
 		{"refresh at 2/3 of the TTL", []LicenseInput{lic("p", "p", withTTL(perpetual, "1h"))}, false, ts(0), ts(0), tp(40 * time.Minute)},
@@ -106,6 +116,11 @@ func TestNextTransitionSweep(t *testing.T) {
 			with(lic("e", "m", monthly), func(li *LicenseInput) { li.Spec.EndsAt = mt(month + 2*day) }),
 		}, false, true},
 		{"timed floating and node-locked, licensee suspended", []LicenseInput{lic("f", "f", floatingTimed), lic("n", "n", nodeLockedTimed)}, true, false},
+		{"notices", []LicenseInput{
+			lic("q", "q", quarterly),
+			with(lic("r", "r", renewingNotify), endsAt(95*day)),
+			with(lic("p", "p", perpetualNotify), endsAt(40*day)),
+		}, false, false},
 	}
 	var instants []time.Time
 	for d := -2; d <= 100; d++ {
@@ -153,6 +168,12 @@ func summary(r Result) []string {
 	for _, l := range r.Licenses {
 		out = append(out, fmt.Sprintf("%s %s %s..%s..%s window=%s %v %v", l.Name, l.State,
 			fmtTimePtr(l.StartsAt), fmtTimePtr(l.ValidUntil), fmtTimePtr(l.GraceUntil), windowState(l, r.Now), l.Features, l.Quotas))
+	}
+	for _, l := range r.Licenses {
+		// The notice due to a license that never had one changes at each threshold.
+		if _, due := l.ExpiryNotice(r.Now, nil); due != nil {
+			out = append(out, fmt.Sprintf("%s notice %s for %s", l.Name, due.Before, stamp(due.ExpiresAt)))
+		}
 	}
 	return append(out, fmt.Sprintf("%v %v %t %s %s expires=%s revoke=%t",
 		r.Features, r.Quotas, r.Licensed, r.LicensedReason, r.LicensedMessage, fmtTimePtr(r.ExpiresAt), r.Revoke))

@@ -13,6 +13,8 @@ type terms struct {
 	autoRenew bool
 	grace     time.Duration
 	tokenTTL  time.Duration
+	// notifyBefore: the template's thresholds, longest first.
+	notifyBefore []threshold
 }
 
 // parseTerms reads the template's durations. The CRD rejects what fails here, so
@@ -20,6 +22,9 @@ type terms struct {
 func parseTerms(t *v1alpha1.LicenseTemplateSpec) (terms, error) {
 	var tm terms
 	var err error
+	if tm.notifyBefore, err = parseThresholds(t.NotifyBefore); err != nil {
+		return tm, err
+	}
 	switch t.Type {
 	case v1alpha1.LicenseTypePerpetual:
 		// A duration is forbidden by the CRD; a Perpetual license never ends regardless.
