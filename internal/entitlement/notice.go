@@ -135,9 +135,17 @@ func (l License) noticeInstants() []time.Time {
 	return out
 }
 
-// approxDuration writes d for people in its two largest units: 2d, 1d23h,
-// 11h30m, 59m59s.
+// approxDuration writes d for people, rounded, in its two largest units: 2d,
+// 1d23h, 11h30m, 59m59s.
 func approxDuration(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour-30*time.Minute:
+		d = d.Round(time.Hour)
+	case d >= time.Hour-30*time.Second:
+		d = d.Round(time.Minute)
+	default:
+		d = d.Round(time.Second)
+	}
 	units := []struct {
 		size time.Duration
 		name string

@@ -71,7 +71,7 @@ func TestExpiryNotice(t *testing.T) {
 		{name: "auto-renewing: nothing before endsAt is near", license: with(lic("r", "renewing", renewingNotify), endsAt(200*day)), now: ts(150 * day),
 			wantRecord: nil},
 		{name: "perpetual with endsAt", license: with(lic("p", "perpetual", perpetualNotify), endsAt(30*day)), now: ts(29*day + time.Second),
-			want: "24h", wantRecord: notice(30*day, "24h", 29*day+time.Second), wantIn: "in 23h59m"},
+			want: "24h", wantRecord: notice(30*day, "24h", 29*day+time.Second), wantIn: "in 1d"},
 		{name: "perpetual without endsAt never notifies", license: lic("p", "perpetual", perpetualNotify), now: ts(1000 * day)},
 		{name: "a suspended license does not notify", license: with(q, func(li *LicenseInput) { li.Spec.Suspended = true }), now: ts(88 * day)},
 		{name: "a suspended licensee does not notify, and keeps its record", license: q, suspend: true, now: ts(88 * day), last: notice(90*day, "720h", 60*day),
@@ -124,11 +124,15 @@ func TestExpiryNoticeMessage(t *testing.T) {
 func TestApproxDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		48 * time.Hour:                  "2d",
-		47*time.Hour + 59*time.Minute:   "1d23h",
+		47*time.Hour + 59*time.Minute:   "2d",
+		47 * time.Hour:                  "1d23h",
 		30*day + 5*time.Minute:          "30d",
+		23*time.Hour + 59*time.Minute:   "1d",
+		23*time.Hour + 29*time.Minute:   "23h29m",
 		90 * time.Minute:                "1h30m",
 		time.Hour:                       "1h",
-		59*time.Minute + 59*time.Second: "59m59s",
+		59*time.Minute + 59*time.Second: "1h",
+		30*time.Minute + 10*time.Second: "30m10s",
 		45 * time.Second:                "45s",
 		0:                               "0s",
 	} {
