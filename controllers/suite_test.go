@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -70,19 +71,41 @@ var _ = BeforeSuite(func() {
 	mgrCfg := rest.CopyConfig(cfg)
 	mgrCfg.Wrap(requests.Wrap)
 	mgrCfg.Wrap(forbidden.Wrap)
-	mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
-		Scheme:  scheme.Scheme,
-		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   controllers.CacheOptions(),
-		Logger:  logger,
-	})
-	Expect(err).NotTo(HaveOccurred())
-	Expect(controllers.SetupAll(ctx, mgr, controllers.Options{Clock: clk})).To(Succeed())
-	go func() {
-		defer GinkgoRecover()
-		Expect(mgr.Start(ctx)).To(Succeed())
-	}()
+	startManager = func() (stop func()) {
+		mgrCtx, mgrCancel := context.WithCancel(ctx)
+		mgr, err := ctrl.NewManager(mgrCfg, ctrl.Options{
+			Scheme:  scheme.Scheme,
+			Metrics: metricsserver.Options{BindAddress: "0"},
+			Cache:   controllers.CacheOptions(),
+			Logger:  logger,
+			// A restarted manager registers the same controllers again in this process.
+			Controller: config.Controller{SkipNameValidation: ptrTo(true)},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(controllers.SetupAll(mgrCtx, mgr, controllers.Options{Clock: clk})).To(Succeed())
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			Expect(mgr.Start(mgrCtx)).To(Succeed())
+		}()
+		return func() { mgrCancel(); <-done }
+	}
+	stopManager = startManager()
 })
+
+var (
+	// startManager starts a manager with all controllers; stopManager stops the running one.
+	startManager func() (stop func())
+	stopManager  func()
+)
+
+// restartManager replaces the manager by a new one, as a rollout or a crash
+// does: only what the API server holds survives.
+func restartManager() {
+	stopManager()
+	stopManager = startManager()
+}
 
 var _ = AfterSuite(func() {
 	cancel()
