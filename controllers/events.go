@@ -22,4 +22,7 @@ const (
 	eventSuspended          = "Suspended"
 	eventResumed            = "Resumed"
 	eventInvalid            = "Invalid"
+
+	// Licensees: a license's end is within a notifyBefore threshold of its template.
+	eventExpiringSoon = "ExpiringSoon"
 )

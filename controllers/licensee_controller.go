@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -62,6 +63,7 @@ type licenseeScope struct {
 	problems []string                   // licenses that cannot be evaluated
 	secret   *corev1.Secret             // reconcileReferences: the existing license Secret, nil if none
 	result   entitlement.Result         // reconcileEntitlements
+	notices  []entitlement.Notice       // summarizeLicenseeStatus: expiry notices status now records, to announce once it is written
 	written  bool                       // reconcileSecret: the Secret now holds this run's content (a token or a revocation notice)
 	issuedAt time.Time                  // reconcileSecret: iat of the token now in the Secret
 	serial   string                     // reconcileSecret
@@ -112,9 +114,22 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	next := r.summarizeLicenseeStatus(s, err)
 	r.recordStateEvents(original, licensee, s)
 	if !equality.Semantic.DeepEqual(original.Status, licensee.Status) {
-		if perr := r.Status().Patch(ctx, licensee, client.MergeFrom(original)); perr != nil {
+		patch := client.MergeFrom(original)
+		if len(s.notices) > 0 {
+			// A notice is announced once: a run on a cached status older than
+			// the one that recorded it must fail here, not announce it again.
+			patch = client.MergeFromWithOptions(original, client.MergeFromWithOptimisticLock{})
+		}
+		if perr := r.Status().Patch(ctx, licensee, patch); perr != nil {
+			if apierrors.IsConflict(perr) && len(s.notices) > 0 {
+				return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+			}
 			return reconcile.Result{}, fmt.Errorf("update status of Licensee %s: %w", req.NamespacedName, perr)
 		}
+	}
+	// Only once status remembers them: a crash before loses a notice rather than repeating it.
+	for _, n := range s.notices {
+		r.noticeExpiringSoon(ctx, licensee, n)
 	}
 	if err != nil {
 		return reconcile.Result{}, err

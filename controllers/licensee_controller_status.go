@@ -25,7 +25,9 @@ func (r *LicenseeReconciler) summarizeLicenseeStatus(s *licenseeScope, err error
 	var next *time.Time
 	if s.product != nil {
 		res := s.result
-		st.Licenses = licenseStatuses(s)
+		var notices map[string]*licensingv1alpha1.ExpiryNotice
+		notices, s.notices = expiryNotices(s)
+		st.Licenses = licenseStatuses(s, notices)
 		st.ExpiresAt = timePtr(res.ExpiresAt)
 		for _, t := range res.NewTrials {
 			if !slices.ContainsFunc(st.Trials, func(x licensingv1alpha1.TrialRecord) bool { return x.Template == t.Template }) {
@@ -140,7 +142,8 @@ func setLicenseeReconcilingCondition(s *licenseeScope) {
 	}
 }
 
-func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {
+// licenseStatuses reports each license, with the expiry notice status keeps for it.
+func licenseStatuses(s *licenseeScope, notices map[string]*licensingv1alpha1.ExpiryNotice) []licensingv1alpha1.LicenseStatus {
 	out := make([]licensingv1alpha1.LicenseStatus, 0, len(s.result.Licenses))
 	for _, lic := range s.result.Licenses {
 		ls := licensingv1alpha1.LicenseStatus{
@@ -148,6 +151,7 @@ func licenseStatuses(s *licenseeScope) []licensingv1alpha1.LicenseStatus {
 			StartsAt: timePtr(lic.StartsAt), ValidUntil: timePtr(lic.ValidUntil), GraceUntil: timePtr(lic.GraceUntil),
 			Seats: lic.Seats, MaxActivations: lic.MaxActivations,
 			SeatsInUse: s.usage.ByLicense[lic.Name].SeatsInUse, Activations: s.usage.ByLicense[lic.Name].Activations,
+			ExpiryNotice: notices[lic.Name],
 		}
 		if len(lic.Features) > 0 {
 			ls.Features = lic.Features
