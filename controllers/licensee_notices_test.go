@@ -1,16 +1,21 @@
 package controllers_test
 
 import (
+	"context"
 	"slices"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/controllers"
 )
 
 // notices lists a Licensee's ExpiringSoon Events, oldest first, one entry per
@@ -139,6 +144,31 @@ var _ = Describe("Expiry notices", func() {
 		Expect(get(l).Status.Licenses[0].ExpiryNotice.Before).To(Equal("720h"))
 	})
 
+	It("does not announce a notice again from a stale copy of the Licensee", func() {
+		readyProduct(ns, "acme-db")
+		Expect(k8sClient.Create(ctx, notifyingTemplate(ns, "term", func(t *licensingv1alpha1.LicenseTemplateSpec) {
+			t.Type, t.Duration = licensingv1alpha1.LicenseTypeSubscription, dur("800h")
+		}))).To(Succeed())
+		main := licenseFrom("main", "term")
+		main.StartsAt = ptrTo(metav1.NewTime(clk.Now().Add(-560 * time.Hour))) // ends in ten days
+		l := licensee(ns, "globex", "acme-db", main)
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		created := l.DeepCopy() // its status records no notice
+		Eventually(notices(ns, "globex")).Should(HaveLen(1))
+		Eventually(func() *licensingv1alpha1.ExpiryNotice { return get(l).Status.Licenses[0].ExpiryNotice }).ShouldNot(BeNil())
+		recorded := *l.Status.Licenses[0].ExpiryNotice
+
+		By("reconciling from the Licensee as created, as from a cache that lags the status write")
+		recorder := &recordingRecorder{}
+		r := controllers.NewLicenseeReconcilerForTest(staleLicensee{Client: k8sClient, stale: created}, recorder, clk)
+		res, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(l)})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(res.RequeueAfter).To(BeNumerically(">", 0), "it retries once the cache caught up")
+		Expect(recorder.reasons()).NotTo(ContainElement("ExpiringSoon"))
+		Expect(*get(l).Status.Licenses[0].ExpiryNotice).To(Equal(recorded))
+		Expect(notices(ns, "globex")()).To(HaveLen(1))
+	})
+
 	It("announces an auto-renewing subscription only before its endsAt", func() {
 		readyProduct(ns, "acme-db")
 		Expect(k8sClient.Create(ctx, notifyingTemplate(ns, "monthly", func(t *licensingv1alpha1.LicenseTemplateSpec) {
@@ -162,3 +192,36 @@ var _ = Describe("Expiry notices", func() {
 		Expect(notices(ns, "globex")()[0]).To(HaveSuffix("expires at " + endsAt.UTC().Format(time.RFC3339) + ", in 30d (notifyBefore 720h); it does not renew past its endsAt"))
 	})
 })
+
+// staleLicensee reads one Licensee as it was, as a lagging cache would; every
+// other read, and every write, goes to the API server.
+type staleLicensee struct {
+	client.Client
+	stale *licensingv1alpha1.Licensee
+}
+
+func (c staleLicensee) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if l, ok := obj.(*licensingv1alpha1.Licensee); ok && key == client.ObjectKeyFromObject(c.stale) {
+		c.stale.DeepCopyInto(l)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// recordingRecorder keeps the reasons of the Events a reconciler records.
+type recordingRecorder struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (r *recordingRecorder) Eventf(_, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = append(r.seen, reason)
+}
+
+func (r *recordingRecorder) reasons() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.seen)
+}

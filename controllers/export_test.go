@@ -1,0 +1,13 @@
+package controllers
+
+import (
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// NewLicenseeReconcilerForTest is a Licensee reconciler outside any manager,
+// for tests that call Reconcile themselves, reading through c.
+func NewLicenseeReconcilerForTest(c client.Client, recorder events.EventRecorder, clk clock.PassiveClock) *LicenseeReconciler {
+	return &LicenseeReconciler{Client: c, APIReader: c, Recorder: recorder, Clock: clk, keys: newSigningKeys(c, c, nil)}
+}
