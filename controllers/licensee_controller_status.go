@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/licensemetrics"
 )
 
 // summarizeLicenseeStatus writes what the phases found into status and returns
@@ -173,17 +174,22 @@ var licenseEvents = map[licensingv1alpha1.LicenseState]string{
 	licensingv1alpha1.LicenseStateInvalid:       eventInvalid,
 }
 
-// recordStateEvents emits events for issuance, renewal and each license's state change.
+// recordStateEvents emits events for issuance, renewal and each license's state
+// change, and counts the issuance (kubelicense_licensee_issuance_total).
 func (r *LicenseeReconciler) recordStateEvents(before, after *licensingv1alpha1.Licensee, s *licenseeScope) {
 	if s.reissued != "" {
+		result := licensemetrics.ResultRenewed
 		switch {
 		case s.result.Revoke:
+			result = licensemetrics.ResultRevoked
 			r.Recorder.Eventf(after, nil, corev1.EventTypeWarning, eventRevoked, "Revoke", "token removed from Secret %s: %s", after.Status.SecretName, s.result.LicensedMessage)
 		case before.Status.Serial == "":
+			result = licensemetrics.ResultIssued
 			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, eventIssued, "Issue", "issued token %s into Secret %s", after.Status.Serial, after.Status.SecretName)
 		default:
 			r.Recorder.Eventf(after, nil, corev1.EventTypeNormal, eventRenewed, "Issue", "re-issued token %s (%s), replacing %s", after.Status.Serial, s.reissued, before.Status.Serial)
 		}
+		licensemetrics.RecordIssuance(after.Namespace, after.Spec.ProductRef.Name, result, r.Clock.Since(s.now))
 	}
 	previous := map[string]licensingv1alpha1.LicenseState{}
 	for _, ls := range before.Status.Licenses {
