@@ -11,9 +11,12 @@ LOCALBIN ?= $(shell pwd)/bin
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v3.22.0
+# promtool checks and unit-tests config/prometheus (Prometheus 3.16's Go module version).
+PROMTOOL_VERSION ?= v0.316.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 KUSTOMIZE ?= $(LOCALBIN)/kustomize
 HELM ?= $(LOCALBIN)/helm
+PROMTOOL ?= $(LOCALBIN)/promtool
 GINKGO_FLAGS ?=
 CHART ?= charts/kubelicense
 # Where `make installer` writes the plain-manifest installation.
@@ -34,13 +37,15 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs and RBAC from the kubebuilder markers (and copy them into the chart).
+manifests: controller-gen ## Generate CRDs and RBAC from the kubebuilder markers (and copy them, and the alerts, into the chart).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
 	@# The chart renders these copies, so it grants and installs exactly what config/ does.
 	rm -rf $(CHART)/files/crds $(CHART)/files/rbac
 	mkdir -p $(CHART)/files/crds $(CHART)/files/rbac
 	cp config/crd/bases/*.yaml $(CHART)/files/crds/
 	cp config/rbac/*role.yaml $(CHART)/files/rbac/
+	mkdir -p $(CHART)/files/prometheus
+	cp config/prometheus/alerts.yaml $(CHART)/files/prometheus/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -59,7 +64,7 @@ envtest: ## Build (once, cached outside the repo) kube-apiserver and etcd; print
 	@hack/envtest-assets.sh
 
 .PHONY: test
-test: manifests generate fmt vet helm kustomize ## Unit tests, envtest suites and test/e2e (needs kubectl) against a real kube-apiserver and etcd.
+test: manifests generate fmt vet helm kustomize promtool ## Unit tests, envtest suites and test/e2e (needs kubectl) against a real kube-apiserver and etcd.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-assets.sh)" go test ./... -coverprofile cover.out $(GINKGO_FLAGS)
 
 .PHONY: demo
@@ -161,6 +166,11 @@ $(KUSTOMIZE): | $(LOCALBIN)
 helm: $(HELM)
 $(HELM): | $(LOCALBIN)
 	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL)
+$(PROMTOOL): | $(LOCALBIN)
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION))
 
 # go-install-tool installs a versioned tool into bin/ and links the plain name to it,
 # so a version bump in this file installs the new version.

@@ -200,7 +200,7 @@ func TestDefaultNamespaceAndNames(t *testing.T) {
 		}
 	}
 	// Optional parts stay out of the default installation.
-	for _, kind := range []string{"ServiceMonitor", "NetworkPolicy"} {
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"} {
 		if len(ofKind(objs, kind)) > 0 {
 			t.Errorf("config/default renders a %s; it must stay optional", kind)
 		}

@@ -298,7 +298,7 @@ func TestHelmDefaults(t *testing.T) {
 	if len(svcs) != 2 || svcs[licenseAPIService] == nil {
 		t.Errorf("want the metrics Service and %s, got %v", licenseAPIService, names(ofKind(objs, "Service")))
 	}
-	for _, kind := range []string{"ServiceMonitor", "Certificate", "NetworkPolicy"} {
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "Certificate", "NetworkPolicy"} {
 		if len(ofKind(objs, kind)) > 0 {
 			t.Errorf("the chart renders a %s by default; it must stay optional", kind)
 		}

@@ -231,6 +231,7 @@ func TestServerSideApply(t *testing.T) {
 	}
 	cl.applyAll(ctx, t, []*unstructured.Unstructured{
 		stubCRD("monitoring.coreos.com", "ServiceMonitor", "servicemonitors"),
+		stubCRD("monitoring.coreos.com", "PrometheusRule", "prometheusrules"),
 		stubCRD("cert-manager.io", "Certificate", "certificates"),
 	})
 
