@@ -73,7 +73,12 @@ func run() error {
 		return err
 	}
 
-	step("Starting the manager (bin/manager), with the license API on https://" + apiAddr)
+	metricsAddr, err := freeLocalAddress()
+	if err != nil {
+		return err
+	}
+
+	step("Starting the manager (bin/manager), with the license API on https://" + apiAddr + " and metrics on http://" + metricsAddr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	logPath := filepath.Join(dir, "manager.log")
@@ -82,7 +87,7 @@ func run() error {
 		return err
 	}
 	defer logFile.Close()
-	mgr := exec.CommandContext(ctx, manager, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0",
+	mgr := exec.CommandContext(ctx, manager, "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address="+metricsAddr, "--metrics-secure=false",
 		"--license-api-bind-address="+apiAddr)
 	mgr.Stdout, mgr.Stderr = logFile, logFile
 	if err := mgr.Start(); err != nil {
@@ -140,6 +145,10 @@ func run() error {
 	}
 
 	if err := watchTrialLapse(); err != nil {
+		return err
+	}
+
+	if err := printLicenseMetrics(ctx, "http://"+metricsAddr+"/metrics"); err != nil {
 		return err
 	}
 

@@ -15,7 +15,7 @@ import (
 func freeLocalAddress() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("find a free port for the license API: %w", err)
+		return "", fmt.Errorf("find a free local port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
