@@ -1,6 +1,7 @@
 package licensemetrics_test
 
 import (
+	"slices"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,9 +48,9 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 
 	It("reports a subscription's window and state, follows it into grace, and drops it when the Licensee goes", func() {
 		p := readyProduct(ns, "acme-db", func(p *licensingv1alpha1.Product) { p.Spec.Signing.RotateEvery = dur("8760h") })
-		create(template(ns, "annual", func(t *licensingv1alpha1.LicenseTemplateSpec) {
+		readyTemplate(ns, "annual", func(t *licensingv1alpha1.LicenseTemplateSpec) {
 			t.Type, t.Duration, t.GracePeriod = licensingv1alpha1.LicenseTypeSubscription, dur("720h"), dur("168h")
-		}))
+		})
 		l := create(licensee(ns, "globex", licenseFrom("main", "annual")))
 		Eventually(condition(l, licensingv1alpha1.ConditionLicensed)).Should(Equal("True/Valid"))
 		st := l.Status.Licenses[0]
@@ -74,9 +75,13 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 		Eventually(value("kubelicense_product_signing_key_created_timestamp_seconds", pm)).Should(Equal(float64(created)))
 		Eventually(value("kubelicense_product_signing_key_next_rotation_timestamp_seconds", pm)).Should(Equal(float64(created + 8760*3600)))
 
-		By("issuance counted once, with its duration")
+		By("issuance counted once, each token write with its duration")
 		Eventually(value("kubelicense_licensee_issuance_total", map[string]string{"namespace": ns, "result": "issued"})).Should(Equal(1.0))
-		Eventually(value("kubelicense_licensee_issuance_duration_seconds", map[string]string{"namespace": ns})).Should(Equal(1.0))
+		Eventually(func() (float64, error) {
+			n, err := value("kubelicense_licensee_issuance_duration_seconds", map[string]string{"namespace": ns})()
+			return n - issuances(ns), err
+		}).Should(Equal(0.0))
+		renewed := issuances(ns, "renewed")
 
 		By("time passing into grace: the state series move, and the renewal is counted")
 		clk.advance(st.ValidUntil.Sub(clk.Now()) - 2*time.Second)
@@ -86,7 +91,7 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 			"Pending": 0, "Valid": 0, "InGracePeriod": 1, "Expired": 0, "Suspended": 0, "Invalid": 0,
 		}))
 		Eventually(value("kubelicense_license_expiration_timestamp_seconds", m)).Should(Equal(float64(st.ValidUntil.Unix())), "the period that ended")
-		Eventually(value("kubelicense_licensee_issuance_total", map[string]string{"namespace": ns, "result": "renewed"})).Should(Equal(1.0))
+		Eventually(value("kubelicense_licensee_issuance_total", map[string]string{"namespace": ns, "result": "renewed"})).Should(Equal(renewed + 1))
 
 		By("the Licensee deleted: its series are gone")
 		Expect(k8sClient.Delete(ctx, l)).To(Succeed())
@@ -100,10 +105,10 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 
 	It("has no expiration for a perpetual license, and counts seats in use", func() {
 		readyProduct(ns, "acme-db")
-		create(template(ns, "perpetual"))
-		create(template(ns, "floating", func(t *licensingv1alpha1.LicenseTemplateSpec) {
+		readyTemplate(ns, "perpetual")
+		readyTemplate(ns, "floating", func(t *licensingv1alpha1.LicenseTemplateSpec) {
 			t.Type, t.Seats = licensingv1alpha1.LicenseTypeFloating, ptr(int32(5))
-		}))
+		})
 		l := create(licensee(ns, "initech", licenseFrom("forever", "perpetual"), licenseFrom("pool", "floating")))
 		Eventually(condition(l, licensingv1alpha1.ConditionReady)).Should(Equal("True/Issued"))
 
@@ -117,9 +122,9 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 
 	It("marks auto-renewing subscriptions, unless a hard end comes first", func() {
 		readyProduct(ns, "acme-db")
-		create(template(ns, "monthly", func(t *licensingv1alpha1.LicenseTemplateSpec) {
+		readyTemplate(ns, "monthly", func(t *licensingv1alpha1.LicenseTemplateSpec) {
 			t.Type, t.Duration, t.AutoRenew = licensingv1alpha1.LicenseTypeSubscription, dur("720h"), ptr(true)
-		}))
+		})
 		ending := licenseFrom("ending", "monthly")
 		ending.EndsAt = &metav1.Time{Time: clk.Now().Add(240 * time.Hour).Truncate(time.Second)}
 		later := licenseFrom("later", "monthly")
@@ -135,7 +140,7 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 
 	It("reports a Product whose key went missing, and a Licensee that is not Ready", func() {
 		p := readyProduct(ns, "acme-db")
-		create(template(ns, "perpetual"))
+		readyTemplate(ns, "perpetual")
 		l := create(licensee(ns, "hooli", licenseFrom("main", "perpetual")))
 		Eventually(condition(l, licensingv1alpha1.ConditionReady)).Should(Equal("True/Issued"))
 		pm := map[string]string{"namespace": ns, "product": "acme-db"}
@@ -151,6 +156,20 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 		Eventually(value("kubelicense_licensee_licensed", labels("hooli", ""))).Should(Equal(1.0), "still entitled: the token in the Secret is untouched")
 	})
 })
+
+// issuances sums kubelicense_licensee_issuance_total of namespace ns (of the
+// given results, or all).
+func issuances(ns string, results ...string) float64 {
+	s, err := scrapeNow()
+	ExpectWithOffset(1, err).NotTo(HaveOccurred())
+	sum := 0.0
+	for key, v := range s.series("kubelicense_licensee_issuance_total", map[string]string{"namespace": ns}) {
+		if len(results) == 0 || slices.Contains(results, stateOf(key)) {
+			sum += v
+		}
+	}
+	return sum
+}
 
 // stateOf is the value of the last label of a series key: labels come sorted
 // by name, so that is state.
@@ -174,6 +193,16 @@ func readyProduct(ns, name string, mutate ...func(*licensingv1alpha1.Product)) *
 	create(p)
 	Eventually(condition(p, licensingv1alpha1.ConditionReady)).Should(Equal("True/Reconciled"))
 	return p
+}
+
+// readyTemplate creates a template and waits for it to be Ready, so a Licensee
+// created next does not first see its license Invalid (and re-sign later).
+func readyTemplate(ns, name string, mutate ...func(*licensingv1alpha1.LicenseTemplateSpec)) {
+	t := create(template(ns, name, mutate...))
+	EventuallyWithOffset(1, func() bool {
+		_ = k8sClient.Get(ctx, client.ObjectKeyFromObject(t), t)
+		return meta.IsStatusConditionTrue(t.Status.Conditions, licensingv1alpha1.ConditionReady)
+	}).Should(BeTrue())
 }
 
 func template(ns, name string, mutate ...func(*licensingv1alpha1.LicenseTemplateSpec)) *licensingv1alpha1.LicenseTemplate {
