@@ -28,6 +28,7 @@ import (
 	"github.com/kubelicense/kubelicense/internal/entitlement"
 	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/usage"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 // indexTemplateRef indexes Licensees by the templates their licenses use.
@@ -49,6 +50,8 @@ type LicenseeReconciler struct {
 	Clock          clock.PassiveClock
 	// Rand feeds token serials; nil means crypto/rand.
 	Rand io.Reader
+	// Outbox records business events for webhooks; nil: none.
+	Outbox *webhook.Outbox
 
 	keys *signingKeys
 }
@@ -70,6 +73,8 @@ type licenseeScope struct {
 	keyID    string                     // reconcileSecret
 	reissued string                     // reconcileSecret: why a token was signed and written, empty if adopted
 	usage    usage.Summary              // reconcileUsage: what the license API holds
+	// leases: reconcileUsage, read-only; the holders of an exhausted license's seats.
+	leases []licensingv1alpha1.SeatLease
 	// distribution: reconcileDistribution; nil when the Licensee never distributed.
 	distribution *distributionResult
 
@@ -113,6 +118,9 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	}
 	next := r.summarizeLicenseeStatus(s, err)
 	r.recordStateEvents(original, licensee, s)
+	if perr := r.Outbox.Publish(ctx, licenseeWebhookEvents(original, licensee, s)...); perr != nil {
+		return reconcile.Result{}, perr // status unwritten: the next run makes the same events
+	}
 	if !equality.Semantic.DeepEqual(original.Status, licensee.Status) {
 		patch := client.MergeFrom(original)
 		if len(s.notices) > 0 {

@@ -36,6 +36,7 @@ func (r *LicenseeReconciler) reconcileUsage(ctx context.Context, s *licenseeScop
 		return fmt.Errorf("list SeatLeases of %s: %w", l.Name, err)
 	}
 	s.usage = usage.Summarize(acts.Items, leases.Items, s.now)
+	s.leases = leases.Items
 	for _, lapsed := range s.usage.Removable {
 		rv := lapsed.ResourceVersion
 		// At the version seen: a holder renewing meanwhile keeps its lease.

@@ -21,6 +21,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/keys"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 // ProductReconciler keeps each Product's signing key and the JWKS that publishes
@@ -38,6 +39,8 @@ type ProductReconciler struct {
 	Clock          clock.PassiveClock
 	// Rand feeds key generation; nil means crypto/rand.
 	Rand io.Reader
+	// Outbox records key rotations and losses for webhooks; nil: none.
+	Outbox *webhook.Outbox
 }
 
 // productScope carries one reconcile of one Product; phases fill it in order.

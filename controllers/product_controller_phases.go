@@ -17,6 +17,7 @@ import (
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/keypolicy"
 	"github.com/kubelicense/kubelicense/internal/keys"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 const (
@@ -63,6 +64,9 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 		if p.Status.SigningKeyID != "" && !rotateRequested {
 			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, eventSigningKeyMissing, "Reconcile",
 				"signing key Secret %s holding key %s is gone", name, p.Status.SigningKeyID)
+			if err := r.Outbox.Publish(ctx, webhook.KeyMissing(p, p.Status.SigningKeyID, s.now)); err != nil {
+				return err
+			}
 			s.stallKey(licensingv1alpha1.ReasonSigningKeyMissing, "the Secret %s holding signing key %s is gone; %s. Restore the Secret from a backup, or request a new key with annotation %s=<new value> (tokens signed by the lost key keep verifying until they lapse)",
 				name, p.Status.SigningKeyID, keyUnavailableIssuingPaused, licensingv1alpha1.AnnotationRotateKey)
 			return nil
@@ -178,6 +182,9 @@ func (r *ProductReconciler) createManagedKey(ctx context.Context, s *productScop
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyRotated, "RotateKey", "signing key %s was lost; generated %s signing key %s on request", previous, key.Algorithm, key.ID)
 	}
 	scheduleRotation(s)
+	if previous != "" {
+		return r.Outbox.Publish(ctx, webhook.KeyRotated(p, key.ID, previous, "lost key replaced on request", s.now))
+	}
 	return nil
 }
 
@@ -199,12 +206,13 @@ func (r *ProductReconciler) replaceManagedKey(ctx context.Context, s *productSco
 		pub := keys.PublicKeyOf(retiring)
 		retired = &pub
 	}
+	previous := p.Status.SigningKeyID
 	s.key = key
 	r.adoptKey(s, key, retired)
 	p.Status.LastHandledRotateKey = annotation
-	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyRotated, "RotateKey", "rotated signing key (%s): %s replaces %s", reason, key.ID, p.Status.SigningKeyID)
+	r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, eventKeyRotated, "RotateKey", "rotated signing key (%s): %s replaces %s", reason, key.ID, previous)
 	scheduleRotation(s)
-	return nil
+	return r.Outbox.Publish(ctx, webhook.KeyRotated(p, key.ID, previous, reason, s.now))
 }
 
 // scheduleRotation asks for a reconcile when the current key falls due under

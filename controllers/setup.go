@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,6 +18,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/keys"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 // CacheOptions limits the manager's cache of Secrets and ConfigMaps to the ones
@@ -44,6 +46,18 @@ type Options struct {
 	// SigningKeys is the source of Products' signing keys, shared with the
 	// license API, which signs its answers with them; nil: SetupAll makes one.
 	SigningKeys *SigningKeys
+	// Webhooks configures the delivery of LicenseEvents.
+	Webhooks WebhookOptions
+}
+
+// WebhookOptions configure webhook delivery; zero values take the defaults.
+type WebhookOptions struct {
+	// AllowHTTP lets webhooks use plain http URLs (tests, never production).
+	AllowHTTP bool
+	// RetryBase is the first wait after a failed attempt (it doubles); Retention
+	// how long a delivered event is kept; Concurrency the events reconciled at once.
+	RetryBase, Retention time.Duration
+	Concurrency          int
 }
 
 // newEventRecorders starts an events.k8s.io broadcaster with its own rate-limited
@@ -91,9 +105,10 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	secretMetadata := opts.SigningKeys.metadataCache
+	outbox := &webhook.Outbox{Client: mgr.GetClient()}
 	if err := (&ProductReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata, Scheme: mgr.GetScheme(),
-		Recorder: recorders["kubelicense-product"], Clock: opts.Clock,
+		Recorder: recorders["kubelicense-product"], Clock: opts.Clock, Outbox: outbox,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Product controller: %w", err)
 	}
@@ -102,9 +117,30 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	if err := (&LicenseeReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata,
-		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock, keys: opts.SigningKeys.keys,
+		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock, keys: opts.SigningKeys.keys, Outbox: outbox,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Licensee controller: %w", err)
+	}
+	return setupWebhooks(mgr, opts, secretMetadata)
+}
+
+// setupWebhooks registers the LicenseWebhook status controller and the
+// delivery controller (both leader-elected, as every controller).
+func setupWebhooks(mgr ctrl.Manager, opts Options, secretMetadata cache.Cache) error {
+	w := opts.Webhooks
+	if err := (&LicenseWebhookReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata, AllowHTTP: w.AllowHTTP,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up LicenseWebhook controller: %w", err)
+	}
+	if w.Concurrency <= 0 {
+		w.Concurrency = 4
+	}
+	if err := (&LicenseEventReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Clock: opts.Clock,
+		AllowHTTP: w.AllowHTTP, RetryBase: w.RetryBase, Retention: w.Retention,
+	}).SetupWithManager(mgr, w.Concurrency); err != nil {
+		return fmt.Errorf("set up LicenseEvent delivery controller: %w", err)
 	}
 	return nil
 }

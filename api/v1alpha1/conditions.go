@@ -95,3 +95,16 @@ const (
 	ReasonExpired       = "Expired"
 	ReasonNoLicenses    = "NoLicenses"
 )
+
+// Reasons of the LicenseWebhook Ready condition (with Reconciled,
+// SecretNotFound and ReconcileError).
+const (
+	// ReasonInsecureURL: the URL is plain http and the manager does not allow it.
+	ReasonInsecureURL = "InsecureURL"
+	// ReasonInvalidURL: the URL in spec.urlSecretRef is not an absolute http(s) URL.
+	ReasonInvalidURL = "InvalidURL"
+	// ReasonInvalidSigningSecret: the signing secret is not "whsec_" + base64 of 24 to 64 bytes.
+	ReasonInvalidSigningSecret = "InvalidSigningSecret"
+	// ReasonInvalidCABundle: spec.caBundle holds no PEM certificate.
+	ReasonInvalidCABundle = "InvalidCABundle"
+)

@@ -38,6 +38,8 @@ type settings struct {
 	apiQPS, eventQPS                                           float64
 	apiBurst, eventBurst                                       int
 	licenseAPI                                                 licenseAPISettings
+	// webhookAllowHTTP lets webhooks deliver to http:// URLs (tests).
+	webhookAllowHTTP bool
 }
 
 // licenseAPISettings configure the license API (see docs/license-api.md).
@@ -98,6 +100,7 @@ func main() {
 	flag.IntVar(&s.apiBurst, "kube-api-burst", 100, "Burst of requests to the API server.")
 	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
 	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
+	flag.BoolVar(&s.webhookAllowHTTP, "webhook-allow-http", false, "Let LicenseWebhooks deliver to plain http:// URLs (tests only: events and their signatures travel in clear).")
 	s.licenseAPI.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -166,7 +169,10 @@ func run(s settings) error {
 	if err != nil {
 		return err
 	}
-	if err := controllers.SetupAll(ctx, mgr, controllers.Options{EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst, SigningKeys: signingKeys}); err != nil {
+	if err := controllers.SetupAll(ctx, mgr, controllers.Options{
+		EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst, SigningKeys: signingKeys,
+		Webhooks: controllers.WebhookOptions{AllowHTTP: s.webhookAllowHTTP},
+	}); err != nil {
 		return err
 	}
 	if s.licenseAPI.addr != "0" {

@@ -17,6 +17,7 @@ import (
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/internal/token"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 // SigningKeys gives the key a Product signs with now (the Licensee controller's
@@ -52,6 +53,8 @@ type Options struct {
 	// load with 503 UNAVAILABLE and Retry-After instead of queueing requests
 	// until they time out (a seat heartbeat that waits too long lapses anyway).
 	MaxInFlight int
+	// Outbox records activations created and removed for webhooks; nil: none.
+	Outbox *webhook.Outbox
 }
 
 // Defaults, documented in docs/license-api.md with the reasons for each number.
@@ -122,7 +125,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{
 		opts:        o,
 		reader:      o.Cache,
-		store:       &store{cache: o.Cache, live: o.Live, write: o.Writer},
+		store:       &store{cache: o.Cache, live: o.Live, write: o.Writer, outbox: o.Outbox, clock: o.Clock},
 		keys:        o.Keys,
 		clock:       o.Clock,
 		log:         o.Log.WithName("license-api"),

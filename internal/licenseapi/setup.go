@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
 // IndexFields registers the cache index the API lists activations and seat
@@ -28,7 +29,7 @@ func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
 
 // Setup adds the license API to mgr: its cache index, and the server as a
 // runnable that every replica runs (no leader election). Cache, Live and Writer
-// default to the manager's cache, API reader and client.
+// default to the manager's cache, API reader and client, Outbox to one writing with Writer.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	if o.Cache == nil {
 		o.Cache = mgr.GetCache()
@@ -38,6 +39,9 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	}
 	if o.Writer == nil {
 		o.Writer = mgr.GetClient()
+	}
+	if o.Outbox == nil {
+		o.Outbox = &webhook.Outbox{Client: o.Writer}
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = mgr.GetLogger()

@@ -13,11 +13,13 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/usage"
+	"github.com/kubelicense/kubelicense/internal/webhook"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -34,6 +36,9 @@ type store struct {
 	cache client.Reader // the manager's informer cache
 	live  client.Reader // the API server itself, where the cache may lag
 	write client.Client
+	// outbox records activations created and removed, for webhooks.
+	outbox *webhook.Outbox
+	clock  clock.PassiveClock
 }
 
 // counts are the held seat leases and the activations of every license of l.
@@ -154,7 +159,7 @@ func (st *store) activate(ctx context.Context, l *licensingv1alpha1.Licensee, li
 		}
 		err := st.write.Create(ctx, a)
 		if err == nil {
-			return a, true, nil
+			return a, true, st.outbox.Publish(ctx, webhook.ActivationCreated(l, a, now))
 		}
 		if !apierrors.IsAlreadyExists(err) {
 			return nil, false, fmt.Errorf("create Activation %s: %w", name, err)
@@ -184,7 +189,7 @@ func (st *store) deactivate(ctx context.Context, l *licensingv1alpha1.Licensee, 
 			}
 			err := st.write.Delete(ctx, a.DeepCopy(), client.Preconditions{UID: &a.UID})
 			if err == nil {
-				return a, nil
+				return a, st.outbox.Publish(ctx, webhook.ActivationRemoved(l, a, st.clock.Now()))
 			}
 			if !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 				return nil, fmt.Errorf("delete Activation %s: %w", a.Name, err)

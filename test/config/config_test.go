@@ -154,7 +154,7 @@ func TestDefaultHasAllCRDs(t *testing.T) {
 	if len(crds) != len(bases) {
 		t.Errorf("rendered %d CRDs, config/crd/bases has %d: is config/crd/kustomization.yaml complete?", len(crds), len(bases))
 	}
-	want := map[string]string{"Product": "products", "LicenseTemplate": "licensetemplates", "Licensee": "licensees", "Activation": "activations", "SeatLease": "seatleases"}
+	want := map[string]string{"Product": "products", "LicenseTemplate": "licensetemplates", "Licensee": "licensees", "Activation": "activations", "SeatLease": "seatleases", "LicenseEvent": "licenseevents", "LicenseWebhook": "licensewebhooks"}
 	for _, crd := range crds {
 		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
 		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")

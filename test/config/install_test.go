@@ -270,7 +270,7 @@ func TestServerSideApply(t *testing.T) {
 			t.Errorf("after helm uninstall, get the Deployment: %v, want NotFound", err)
 		}
 		// crds.keep: the CRDs, and every Product with its signing key, stay.
-		for _, plural := range []string{"products", "licensetemplates", "licensees", "activations", "seatleases"} {
+		for _, plural := range []string{"products", "licensetemplates", "licensees", "activations", "seatleases", "licenseevents", "licensewebhooks"} {
 			if err := cl.client.Get(ctx, client.ObjectKey{Name: plural + "." + apiGroup}, crd); err != nil {
 				t.Errorf("after helm uninstall, CRD %s.%s: %v; crds.keep must keep it", plural, apiGroup, err)
 			}

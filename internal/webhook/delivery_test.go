@@ -1,0 +1,386 @@
+package webhook_test
+
+import (
+	"net/http"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/controllers"
+	"github.com/kubelicense/kubelicense/internal/webhook"
+)
+
+// newWebhook creates a LicenseWebhook to r with the signing secret in Secret secretName.
+func newWebhook(ns, name string, r *receiver, secretName string, mutate ...func(*licensingv1alpha1.LicenseWebhookSpec)) *licensingv1alpha1.LicenseWebhook {
+	w := &licensingv1alpha1.LicenseWebhook{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: licensingv1alpha1.LicenseWebhookSpec{
+			URL:              r.server.URL + "/hooks/kubelicense",
+			SigningSecretRef: licensingv1alpha1.SecretKeySelector{Name: secretName, Key: "secret"},
+			CABundle:         r.caBundle(),
+		},
+	}
+	for _, m := range mutate {
+		m(&w.Spec)
+	}
+	Expect(k8sClient.Create(ctx, w)).To(Succeed())
+	return w
+}
+
+func webhookReady(w *licensingv1alpha1.LicenseWebhook) func() string {
+	return func() string {
+		got := &licensingv1alpha1.LicenseWebhook{}
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(w), got); err != nil {
+			return err.Error()
+		}
+		c := meta.FindStatusCondition(got.Status.Conditions, licensingv1alpha1.ConditionReady)
+		if c == nil {
+			return "no Ready condition"
+		}
+		return string(c.Status) + "/" + c.Reason
+	}
+}
+
+func webhookStatus(w *licensingv1alpha1.LicenseWebhook) func() licensingv1alpha1.LicenseWebhookStatus {
+	return func() licensingv1alpha1.LicenseWebhookStatus {
+		got := &licensingv1alpha1.LicenseWebhook{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(w), got)).To(Succeed())
+		return got.Status
+	}
+}
+
+// events lists the LicenseEvents of type t about licensee.
+func events(ns, licensee string, t licensingv1alpha1.EventType) func() []licensingv1alpha1.LicenseEvent {
+	return func() []licensingv1alpha1.LicenseEvent {
+		list := &licensingv1alpha1.LicenseEventList{}
+		Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+		var out []licensingv1alpha1.LicenseEvent
+		for _, e := range list.Items {
+			if e.Spec.Type == t && e.Spec.Data.Licensee == licensee {
+				out = append(out, e)
+			}
+		}
+		return out
+	}
+}
+
+func ids(ds []delivery) []string {
+	out := make([]string, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, d.ID)
+	}
+	return out
+}
+
+var _ = Describe("Webhook delivery", func() {
+	var ns string
+	BeforeEach(func() {
+		ns = newNamespace()
+		licensing(ns, "acme-db")
+	})
+
+	It("delivers each business event as a signed CloudEvent and reports it in status and metrics", func() {
+		secret := signingSecret(ns, "crm-signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "crm", r, "crm-signing")
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+
+		l := newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		d := r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")[0]
+		Expect(d.Problems).To(BeEmpty())
+		Expect(d.Event.Source()).To(Equal("/apis/licensing.kubelicense.io/v1alpha1/namespaces/" + ns + "/licensees/globex"))
+		Expect(d.Data.Namespace).To(Equal(ns))
+		Expect(d.Data.Product).To(Equal("acme-db"))
+		Expect(d.Data.ExternalID).To(Equal("crm-globex"))
+		got := &licensingv1alpha1.Licensee{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), got)).To(Succeed())
+		Expect(d.Data.Serial).To(Equal(got.Status.Serial))
+		Expect(d.Event.Subject()).To(Equal(got.Status.Serial))
+
+		// Suspending and resuming are events too, each signed.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), got)).To(Succeed())
+			got.Spec.Suspended = true
+			return k8sClient.Update(ctx, got)
+		})).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseSuspended, "globex")) }).Should(Equal(1))
+		s := r.ofType(licensingv1alpha1.EventLicenseSuspended, "globex")[0]
+		Expect(s.Data.License).To(Equal("main"))
+		Expect(s.Data.State).To(Equal(licensingv1alpha1.LicenseStateSuspended))
+		Expect(s.Data.PreviousState).To(Equal(licensingv1alpha1.LicenseStateValid))
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), got)).To(Succeed())
+			got.Spec.Suspended = false
+			return k8sClient.Update(ctx, got)
+		})).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseResumed, "globex")) }).Should(Equal(1))
+
+		Expect(r.problems()).To(BeEmpty())
+		Eventually(func() bool { return webhookStatus(w)().LastSuccessAt != nil }).Should(BeTrue())
+		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeZero())
+		Expect(webhookStatus(w)().LastFailure).To(BeNil())
+		Eventually(func() float64 {
+			return testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultSuccess))
+		}).Should(BeNumerically(">=", 4)) // issued, renewed (the suspension re-signs), suspended, resumed...
+		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultFailure))).To(BeZero())
+		Expect(testutil.ToFloat64(webhook.Pending.WithLabelValues(ns, "crm"))).To(BeZero())
+	})
+
+	It("redelivers a failed event with the same id until it succeeds: one business event", func() {
+		secret := signingSecret(ns, "crm-signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		r.answer = func(n int) int {
+			if n <= 2 {
+				return http.StatusInternalServerError
+			}
+			return http.StatusOK
+		}
+		w := newWebhook(ns, "crm", r, "crm-signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		newLicensee(ns, "globex", "acme-db", nil)
+
+		Eventually(func() int { return len(r.got()) }).Should(Equal(3))
+		all := r.got()
+		Expect(r.problems()).To(BeEmpty())
+		Expect(ids(all)).To(HaveEach(all[0].ID))
+		for _, d := range all {
+			Expect(d.Event.ID()).To(Equal(all[0].ID))
+		}
+		Expect(events(ns, "globex", licensingv1alpha1.EventLicenseIssued)()).To(HaveLen(1))
+		Eventually(func() *licensingv1alpha1.WebhookDelivery {
+			e := events(ns, "globex", licensingv1alpha1.EventLicenseIssued)()[0]
+			return e.Delivery("crm")
+		}).Should(And(
+			HaveField("Attempts", BeEquivalentTo(3)),
+			HaveField("DeliveredAt", Not(BeNil())),
+			HaveField("LastStatus", BeEquivalentTo(200)),
+		))
+		st := webhookStatus(w)()
+		Expect(st.LastFailure).NotTo(BeNil())
+		Expect(st.LastFailure.HTTPStatus).To(BeEquivalentTo(500))
+		Expect(st.LastFailure.Event).To(Equal(all[0].ID))
+		Expect(st.LastSuccessAt).NotTo(BeNil())
+		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultFailure))).To(BeEquivalentTo(2))
+		// The backoff waited between the attempts.
+		Expect(len(all)).To(Equal(3))
+	})
+
+	It("gives up after maxAttempts and records it", func() {
+		secret := signingSecret(ns, "crm-signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		r.answer = func(int) int { return http.StatusServiceUnavailable }
+		w := newWebhook(ns, "crm", r, "crm-signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+			s.MaxAttempts = 3
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() *licensingv1alpha1.WebhookDelivery {
+			e := events(ns, "globex", licensingv1alpha1.EventLicenseIssued)()
+			if len(e) == 0 {
+				return nil
+			}
+			return e[0].Delivery("crm")
+		}).Should(And(Not(BeNil()), HaveField("GaveUpAt", Not(BeNil())), HaveField("Attempts", BeEquivalentTo(3))))
+		Expect(r.got()).To(HaveLen(3))
+		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeZero())
+		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultGivenUp))).To(BeEquivalentTo(1))
+	})
+
+	It("delivers after a restart of the manager between the transition and the delivery", func() {
+		secret := signingSecret(ns, "crm-signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		down := make(chan struct{})
+		r.answer = func(int) int {
+			select {
+			case <-down:
+				return http.StatusOK
+			default:
+				return http.StatusBadGateway // the receiver is down
+			}
+		}
+		w := newWebhook(ns, "crm", r, "crm-signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(events(ns, "globex", licensingv1alpha1.EventLicenseIssued)).Should(HaveLen(1))
+
+		running.stop()
+		failed := len(r.got())
+		close(down)
+		running = startManager(controllers.WebhookOptions{RetryBase: 20 * time.Millisecond, Retention: time.Hour})
+
+		Eventually(func() []delivery { return r.got()[failed:] }).ShouldNot(BeEmpty())
+		Expect(r.problems()).To(BeEmpty())
+		Expect(ids(r.got())).To(HaveEach(r.got()[0].ID))
+		Expect(events(ns, "globex", licensingv1alpha1.EventLicenseIssued)()).To(HaveLen(1))
+		Eventually(func() *metav1.Time {
+			return events(ns, "globex", licensingv1alpha1.EventLicenseIssued)()[0].Delivery("crm").DeliveredAt
+		}).ShouldNot(BeNil())
+	})
+
+	It("keeps delivering to other webhooks while a receiver hangs", func() {
+		secret := signingSecret(ns, "signing")
+		hanging := newReceiver(secret, true)
+		hanging.hang = make(chan struct{})
+		DeferCleanup(hanging.close)
+		prompt := newReceiver(secret, true)
+		DeferCleanup(prompt.close)
+		slow := newWebhook(ns, "hanging", hanging, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) { s.TimeoutSeconds = 60 })
+		fast := newWebhook(ns, "prompt", prompt, "signing")
+		Eventually(webhookReady(slow)).Should(Equal("True/Reconciled"))
+		Eventually(webhookReady(fast)).Should(Equal("True/Reconciled"))
+
+		// More events than the hanging webhook has slots, and than there are workers.
+		names := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}
+		for _, n := range names {
+			newLicensee(ns, n, "acme-db", nil)
+		}
+		Eventually(func() int { return len(prompt.ofType(licensingv1alpha1.EventLicenseIssued, "")) }).Should(Equal(len(names)))
+		Expect(prompt.problems()).To(BeEmpty())
+		// The hanging receiver holds its requests all along: at most its slots.
+		Expect(len(hanging.got())).To(BeNumerically(">=", 1))
+		Expect(len(hanging.got())).To(BeNumerically("<=", 4))
+	})
+
+	It("delivers only the event types and the Product and Licensees a webhook selects", func() {
+		secret := signingSecret(ns, "signing")
+		licensing(ns, "other-db")
+		all, gold, issuedOnly, otherProduct := newReceiver(secret, true), newReceiver(secret, true), newReceiver(secret, true), newReceiver(secret, true)
+		for _, r := range []*receiver{all, gold, issuedOnly, otherProduct} {
+			DeferCleanup(r.close)
+		}
+		hooks := []*licensingv1alpha1.LicenseWebhook{
+			newWebhook(ns, "all", all, "signing"),
+			newWebhook(ns, "gold", gold, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+				s.Selector = &licensingv1alpha1.WebhookSelector{LicenseeSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"tier": "gold"}}}
+			}),
+			newWebhook(ns, "issued-only", issuedOnly, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+				s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+			}),
+			newWebhook(ns, "other-product", otherProduct, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+				s.Selector = &licensingv1alpha1.WebhookSelector{ProductRef: &licensingv1alpha1.LocalObjectReference{Name: "other-db"}}
+			}),
+		}
+		for _, w := range hooks {
+			Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		}
+		newLicensee(ns, "goldie", "acme-db", map[string]string{"tier": "gold"})
+		silver := newLicensee(ns, "silvie", "acme-db", map[string]string{"tier": "silver"})
+		newLicensee(ns, "otto", "other-db", nil)
+
+		// Suspend silvie: a suspended (and a renewed) event that only "all" wants.
+		got := &licensingv1alpha1.Licensee{}
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(silver), got)).To(Succeed())
+			got.Spec.Suspended = true
+			return k8sClient.Update(ctx, got)
+		})).To(Succeed())
+		Eventually(func() int { return len(all.ofType(licensingv1alpha1.EventLicenseSuspended, "silvie")) }).Should(Equal(1))
+		Eventually(func() int { return len(all.ofType(licensingv1alpha1.EventLicenseIssued, "")) }).Should(Equal(3))
+		Eventually(func() int { return len(issuedOnly.ofType(licensingv1alpha1.EventLicenseIssued, "")) }).Should(Equal(3))
+		Eventually(func() int { return len(gold.ofType(licensingv1alpha1.EventLicenseIssued, "goldie")) }).Should(Equal(1))
+		Eventually(func() int { return len(otherProduct.ofType(licensingv1alpha1.EventLicenseIssued, "otto")) }).Should(Equal(1))
+		// Every event is done for every webhook: nothing else is on its way.
+		for _, w := range hooks {
+			Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeZero())
+		}
+		list := &licensingv1alpha1.LicenseEventList{}
+		Eventually(func() bool {
+			Expect(k8sClient.List(ctx, list, client.InNamespace(ns))).To(Succeed())
+			for _, e := range list.Items {
+				if d := e.Delivery("all"); d == nil || d.DeliveredAt == nil {
+					return false
+				}
+			}
+			return true
+		}).Should(BeTrue())
+		for _, e := range list.Items {
+			Expect(e.Delivery("gold") != nil).To(Equal(e.Spec.Data.Licensee == "goldie"), "%s of %s to gold", e.Spec.Type, e.Spec.Data.Licensee)
+			Expect(e.Delivery("issued-only") != nil).To(Equal(e.Spec.Type == licensingv1alpha1.EventLicenseIssued), "%s to issued-only", e.Spec.Type)
+			Expect(e.Delivery("other-product") != nil).To(Equal(e.Spec.Data.Product == "other-db"), "%s of %s to other-product", e.Spec.Type, e.Spec.Data.Product)
+		}
+		for _, r := range []*receiver{gold, issuedOnly, otherProduct} {
+			Expect(r.problems()).To(BeEmpty())
+		}
+		Expect(gold.got()).To(HaveEach(HaveField("Data.Licensee", "goldie")))
+		Expect(issuedOnly.got()).To(HaveEach(HaveField("Event.Type()", string(licensingv1alpha1.EventLicenseIssued))))
+		Expect(otherProduct.got()).To(HaveEach(HaveField("Data.Product", "other-db")))
+	})
+
+	It("refuses a plain http URL unless the manager allows it", func() {
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, false)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "plain", r, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) { s.CABundle = nil })
+		Eventually(webhookReady(w)).Should(Equal("False/InsecureURL"))
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeNumerically(">=", 1))
+		Expect(r.got()).To(BeEmpty())
+
+		// A manager with --webhook-allow-http delivers what waited.
+		allowHTTP := controllers.WebhookOptions{RetryBase: 20 * time.Millisecond, Retention: time.Hour, AllowHTTP: true}
+		restart(allowHTTP)
+		DeferCleanup(func() { restart(controllers.WebhookOptions{RetryBase: 20 * time.Millisecond, Retention: time.Hour}) })
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Expect(r.problems()).To(BeEmpty())
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+
+		// Whatever the manager allows, the API accepts only http(s) URLs.
+		bad := w.DeepCopy()
+		bad.ObjectMeta = metav1.ObjectMeta{Namespace: ns, Name: "ftp"}
+		bad.Spec.URL = "ftp://127.0.0.1/x"
+		Expect(k8sClient.Create(ctx, bad)).To(MatchError(ContainSubstring("must be an absolute https:// URL")))
+	})
+
+	It("reports a missing or bad signing secret, and delivers once it is fixed", func() {
+		r := newReceiver("whsec_"+"MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "crm", r, "crm-signing")
+		Eventually(webhookReady(w)).Should(Equal("False/SecretNotFound"))
+		Expect(k8sClient.Create(ctx, secretWith(ns, "crm-signing", "not-a-secret"))).To(Succeed())
+		Eventually(webhookReady(w)).Should(Equal("False/InvalidSigningSecret"))
+		got := &licensingv1alpha1.LicenseWebhook{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(w), got)).To(Succeed())
+		Expect(meta.FindStatusCondition(got.Status.Conditions, licensingv1alpha1.ConditionReady).Message).To(ContainSubstring(`must start with "whsec_"`))
+		Expect(meta.FindStatusCondition(got.Status.Conditions, licensingv1alpha1.ConditionReady).Message).NotTo(ContainSubstring("not-a-secret"))
+
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeNumerically(">=", 1))
+		Expect(r.got()).To(BeEmpty())
+
+		s := secretWith(ns, "crm-signing", r.secret)
+		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Expect(r.problems()).To(BeEmpty())
+	})
+
+	It("deletes an event once it is delivered and its retention has passed", func() {
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		restart(controllers.WebhookOptions{RetryBase: 20 * time.Millisecond, Retention: time.Second})
+		DeferCleanup(func() { restart(controllers.WebhookOptions{RetryBase: 20 * time.Millisecond, Retention: time.Hour}) })
+		w := newWebhook(ns, "crm", r, "signing")
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Eventually(events(ns, "globex", licensingv1alpha1.EventLicenseIssued)).Should(BeEmpty())
+	})
+})
