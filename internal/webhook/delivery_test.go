@@ -7,6 +7,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
@@ -368,6 +369,35 @@ var _ = Describe("Webhook delivery", func() {
 		Expect(k8sClient.Update(ctx, s)).To(Succeed())
 		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
 		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Expect(r.problems()).To(BeEmpty())
+	})
+
+	It("delivers key rotations and a lost signing key of the Product", func() {
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "keys", r, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventKeyRotated, licensingv1alpha1.EventKeyMissing}
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		p := &licensingv1alpha1.Product{}
+		key := client.ObjectKey{Namespace: ns, Name: "acme-db"}
+		Eventually(func() string { Expect(k8sClient.Get(ctx, key, p)).To(Succeed()); return p.Status.SigningKeyID }).ShouldNot(BeEmpty())
+		first := p.Status.SigningKeyID
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, key, p)).To(Succeed())
+			p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "1"}
+			return k8sClient.Update(ctx, p)
+		})).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventKeyRotated, "")) }).Should(Equal(1))
+		rotated := r.ofType(licensingv1alpha1.EventKeyRotated, "")[0]
+		Expect(k8sClient.Get(ctx, key, p)).To(Succeed())
+		Expect(rotated.Data).To(And(HaveField("KeyID", p.Status.SigningKeyID), HaveField("PreviousKeyID", first), HaveField("Product", "acme-db")))
+		Expect(rotated.Event.Source()).To(Equal("/apis/licensing.kubelicense.io/v1alpha1/namespaces/" + ns + "/products/acme-db"))
+
+		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-db-signing-key"}})).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventKeyMissing, "")) }).Should(Equal(1))
+		Expect(r.ofType(licensingv1alpha1.EventKeyMissing, "")[0].Data.KeyID).To(Equal(p.Status.SigningKeyID))
 		Expect(r.problems()).To(BeEmpty())
 	})
 

@@ -61,8 +61,10 @@ func ParseSigningSecret(raw []byte) ([]byte, error) {
 	if !strings.HasPrefix(s, secretPrefix) {
 		return nil, errors.New(`the signing secret must start with "whsec_" followed by base64 (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)")`)
 	}
-	key, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(s, secretPrefix))
-	if err != nil {
+	encoded := strings.TrimPrefix(s, secretPrefix)
+	// Go's decoder skips CR and LF, even in Strict mode: one secret, one spelling.
+	key, err := base64.StdEncoding.Strict().DecodeString(encoded)
+	if err != nil || strings.ContainsAny(encoded, "\r\n") {
 		return nil, errors.New(`the signing secret after "whsec_" is not standard base64 (make one with: echo "whsec_$(head -c 32 /dev/urandom | base64)")`)
 	}
 	if len(key) < 24 || len(key) > 64 {
