@@ -56,6 +56,17 @@ func (r *ProductReconciler) reconcileManagedKey(ctx context.Context, s *productS
 	name := licensingv1alpha1.SigningKeySecretName(p.Name)
 	annotation := p.Annotations[licensingv1alpha1.AnnotationRotateKey]
 	rotateRequested := annotation != "" && annotation != p.Status.LastHandledRotateKey
+	if rotateRequested {
+		// A cache that has the rotated key Secret but not yet the status that
+		// acknowledged the request would rotate a second time.
+		live := &licensingv1alpha1.Product{}
+		if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(p), live); err != nil {
+			return fmt.Errorf("confirm the rotation request of Product %s: %w", p.Name, err)
+		}
+		if live.Status.LastHandledRotateKey == annotation {
+			return errNotYetCached
+		}
+	}
 
 	secret := &corev1.Secret{}
 	err := r.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: name}, secret)
