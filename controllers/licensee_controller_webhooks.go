@@ -13,7 +13,9 @@ import (
 // follow the serial in status rather than the signing, so a token adopted
 // after a crash between Secret and status is still announced.
 //
-// Seats exhausted is the count of held seats reaching the limit, told apart
+// Expiry notices go out here too, before status records them (their ids
+// make a repeat from a stale cache the same event), where the Kubernetes
+// Event waits for status. Seats exhausted is the count of held seats reaching the limit, told apart
 // by the holders' lease ids.
 func licenseeWebhookEvents(before, after *licensingv1alpha1.Licensee, s *licenseeScope) []webhook.Event {
 	var events []webhook.Event
@@ -32,6 +34,9 @@ func licenseeWebhookEvents(before, after *licensingv1alpha1.Licensee, s *license
 			reason = "adopted"
 		}
 		events = append(events, webhook.LicenseRenewed(after, after.Status.Serial, before.Status.Serial, reason, s.now))
+	}
+	for _, n := range s.notices {
+		events = append(events, webhook.LicenseExpiringSoon(after, n.License, n.Before, n.ExpiresAt, n.GraceUntil, s.now))
 	}
 	previous := map[string]*licensingv1alpha1.LicenseStatus{}
 	for i := range before.Status.Licenses {

@@ -108,10 +108,11 @@ func (r *LicenseEventReconciler) Reconcile(ctx context.Context, req reconcile.Re
 		}
 	}
 	// Kept for its retention once done; deleted at MaxAge in any case (a
-	// webhook that never became usable).
-	deleteAt := e.CreationTimestamp.Add(webhook.MaxAge)
+	// webhook that never became usable). Both count on the controllers' clock,
+	// which wrote spec.time.
+	deleteAt := e.Spec.Time.Add(webhook.MaxAge)
 	if done {
-		deleteAt = latest(finishedAt, e.CreationTimestamp.Time).Add(r.retention())
+		deleteAt = latest(finishedAt, e.Spec.Time.Time).Add(r.retention())
 	}
 	if !now.Before(deleteAt) {
 		return reconcile.Result{}, r.deleteEvent(ctx, e)
@@ -161,7 +162,7 @@ func (r *LicenseEventReconciler) startAttempt(ctx context.Context, e *licensingv
 func (r *LicenseEventReconciler) attempt(ctx context.Context, key deliveryKey, e *licensingv1alpha1.LicenseEvent, w *licensingv1alpha1.LicenseWebhook, target *webhookTarget) {
 	log := ctrl.LoggerFrom(ctx).WithValues("licenseEvent", e.Name, "webhook", w.Name)
 	at := r.Clock.Now()
-	status, err := r.post(ctx, e, target, at, webhook.Timeout(w))
+	status, err := r.post(ctx, e, target, webhook.Timeout(w))
 	if ctx.Err() != nil {
 		r.release(key, client.ObjectKeyFromObject(w), 0)
 		return // stopping: the next manager attempts again
@@ -215,12 +216,14 @@ func (r *LicenseEventReconciler) attempt(ctx context.Context, key deliveryKey, e
 }
 
 // post sends one signed attempt and returns the HTTP status or why there is none.
-func (r *LicenseEventReconciler) post(ctx context.Context, e *licensingv1alpha1.LicenseEvent, t *webhookTarget, at time.Time, timeout time.Duration) (int, error) {
+// The signed timestamp is the wall clock's, not the injected one: receivers
+// check it against theirs to refuse replays.
+func (r *LicenseEventReconciler) post(ctx context.Context, e *licensingv1alpha1.LicenseEvent, t *webhookTarget, timeout time.Duration) (int, error) {
 	body, err := webhook.Body(e)
 	if err != nil {
 		return 0, err
 	}
-	headers, err := webhook.SignatureHeaders(t.key, e.Spec.ID, at, body)
+	headers, err := webhook.SignatureHeaders(t.key, e.Spec.ID, time.Now(), body)
 	if err != nil {
 		return 0, err
 	}

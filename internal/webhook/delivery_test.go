@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -70,6 +71,11 @@ func events(ns, licensee string, t licensingv1alpha1.EventType) func() []licensi
 		}
 		return out
 	}
+}
+
+func duration(s string) *licensingv1alpha1.Duration {
+	d := licensingv1alpha1.Duration(s)
+	return &d
 }
 
 func ids(ds []delivery) []string {
@@ -168,14 +174,15 @@ var _ = Describe("Webhook delivery", func() {
 			HaveField("DeliveredAt", Not(BeNil())),
 			HaveField("LastStatus", BeEquivalentTo(200)),
 		))
+		// The webhook's status follows the event's.
+		Eventually(func() *metav1.Time { return webhookStatus(w)().LastSuccessAt }).ShouldNot(BeNil())
 		st := webhookStatus(w)()
 		Expect(st.LastFailure).NotTo(BeNil())
 		Expect(st.LastFailure.HTTPStatus).To(BeEquivalentTo(500))
 		Expect(st.LastFailure.Event).To(Equal(all[0].ID))
-		Expect(st.LastSuccessAt).NotTo(BeNil())
+		Expect(st.LastFailure.Message).To(ContainSubstring("HTTP 500"))
 		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultFailure))).To(BeEquivalentTo(2))
-		// The backoff waited between the attempts.
-		Expect(len(all)).To(Equal(3))
+		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultSuccess))).To(BeEquivalentTo(1))
 	})
 
 	It("gives up after maxAttempts and records it", func() {
@@ -198,7 +205,10 @@ var _ = Describe("Webhook delivery", func() {
 		}).Should(And(Not(BeNil()), HaveField("GaveUpAt", Not(BeNil())), HaveField("Attempts", BeEquivalentTo(3))))
 		Expect(r.got()).To(HaveLen(3))
 		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeZero())
-		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultGivenUp))).To(BeEquivalentTo(1))
+		Eventually(func() float64 {
+			return testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultGivenUp))
+		}).Should(BeEquivalentTo(1))
+		Expect(testutil.ToFloat64(webhook.DeliveriesTotal.WithLabelValues(ns, "crm", webhook.ResultFailure))).To(BeEquivalentTo(2))
 	})
 
 	It("delivers after a restart of the manager between the transition and the delivery", func() {
@@ -389,16 +399,99 @@ var _ = Describe("Webhook delivery", func() {
 			p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "1"}
 			return k8sClient.Update(ctx, p)
 		})).To(Succeed())
-		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventKeyRotated, "")) }).Should(Equal(1))
+		Eventually(func() []string {
+			var out []string
+			for _, d := range r.ofType(licensingv1alpha1.EventKeyRotated, "") {
+				out = append(out, d.ID+" "+d.Data.KeyID+" "+d.Data.PreviousKeyID+" "+d.Data.Reason+" "+d.Timestamp)
+			}
+			return out
+		}).Should(HaveLen(1))
 		rotated := r.ofType(licensingv1alpha1.EventKeyRotated, "")[0]
-		Expect(k8sClient.Get(ctx, key, p)).To(Succeed())
-		Expect(rotated.Data).To(And(HaveField("KeyID", p.Status.SigningKeyID), HaveField("PreviousKeyID", first), HaveField("Product", "acme-db")))
+		Expect(rotated.Data).To(And(HaveField("PreviousKeyID", first), HaveField("Product", "acme-db")))
+		Eventually(func() string { Expect(k8sClient.Get(ctx, key, p)).To(Succeed()); return p.Status.SigningKeyID }).Should(Equal(rotated.Data.KeyID))
 		Expect(rotated.Event.Source()).To(Equal("/apis/licensing.kubelicense.io/v1alpha1/namespaces/" + ns + "/products/acme-db"))
 
 		Expect(k8sClient.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "acme-db-signing-key"}})).To(Succeed())
-		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventKeyMissing, "")) }).Should(Equal(1))
-		Expect(r.ofType(licensingv1alpha1.EventKeyMissing, "")[0].Data.KeyID).To(Equal(p.Status.SigningKeyID))
+		Eventually(func() []string { return ids(r.ofType(licensingv1alpha1.EventKeyMissing, "")) }).Should(HaveLen(1))
+		Expect(r.ofType(licensingv1alpha1.EventKeyMissing, "")[0].Data.KeyID).To(Equal(rotated.Data.KeyID))
+		Expect(r.ofType(licensingv1alpha1.EventKeyRotated, "")).To(HaveLen(1), "one rotation requested, one rotated")
 		Expect(r.problems()).To(BeEmpty())
+	})
+
+	It("delivers expiring-soon, entered-grace and expired as time passes", func() {
+		ns := newNamespace() // with a template of its own
+		licensing(ns, "acme-db", &licensingv1alpha1.LicenseTemplate{
+			ObjectMeta: metav1.ObjectMeta{Name: "term"},
+			Spec: licensingv1alpha1.LicenseTemplateSpec{
+				Type: licensingv1alpha1.LicenseTypeSubscription, Duration: duration("720h"), GracePeriod: duration("24h"),
+				NotifyBefore: []licensingv1alpha1.Duration{"168h"},
+			},
+		})
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "crm", r, "signing")
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		l := &licensingv1alpha1.Licensee{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "globex"},
+			Spec: licensingv1alpha1.LicenseeSpec{
+				ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"},
+				Licenses:   []licensingv1alpha1.LicenseSpec{{Name: "main", TemplateRef: licensingv1alpha1.LocalObjectReference{Name: "term"}}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), l)).To(Succeed())
+		validUntil := l.Status.Licenses[0].ValidUntil.Time
+
+		steps := []struct {
+			at time.Time
+			t  licensingv1alpha1.EventType
+		}{
+			{validUntil.Add(-167 * time.Hour), licensingv1alpha1.EventLicenseExpiringSoon},
+			{validUntil.Add(time.Hour), licensingv1alpha1.EventLicenseEnteredGrace},
+			{validUntil.Add(25 * time.Hour), licensingv1alpha1.EventLicenseExpired},
+		}
+		for _, step := range steps {
+			By(string(step.t))
+			clk.advance(step.at.Sub(clk.Now()))
+			poke(l)
+			Eventually(func() int { return len(r.ofType(step.t, "globex")) }).Should(Equal(1))
+			d := r.ofType(step.t, "globex")[0]
+			Expect(d.Data.License).To(Equal("main"))
+			Expect(d.Data.ValidUntil.Time).To(BeTemporally("==", validUntil))
+		}
+		Expect(r.ofType(licensingv1alpha1.EventLicenseExpiringSoon, "globex")[0].Data.Threshold).To(Equal("168h"))
+		Expect(r.ofType(licensingv1alpha1.EventLicenseExpired, "globex")[0].Data.PreviousState).To(Equal(licensingv1alpha1.LicenseStateInGracePeriod))
+		Expect(r.problems()).To(BeEmpty())
+
+		By("a later reconcile announces nothing again")
+		present := func() map[string]types.UID {
+			out := map[string]types.UID{}
+			for _, t := range []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseExpiringSoon, licensingv1alpha1.EventLicenseEnteredGrace, licensingv1alpha1.EventLicenseExpired} {
+				for _, e := range events(ns, "globex", t)() {
+					out[e.Name] = e.UID
+				}
+			}
+			return out
+		}
+		before := present()
+		// A repeat would be a LicenseEvent written before the status of its
+		// reconcile: the delivered one again, or one re-created after its
+		// retention passed as the clock moved.
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), l)).To(Succeed())
+			l.Spec.DisplayName = "Globex Corporation"
+			return k8sClient.Update(ctx, l)
+		})).To(Succeed())
+		Eventually(func() bool {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), l)).To(Succeed())
+			return l.Status.ObservedGeneration == l.Generation
+		}).Should(BeTrue())
+		Expect(present()).To(Equal(before), "no event recorded again, nor an old one re-created")
+		for _, t := range []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseExpiringSoon, licensingv1alpha1.EventLicenseEnteredGrace, licensingv1alpha1.EventLicenseExpired} {
+			Expect(r.ofType(t, "globex")).To(HaveLen(1))
+		}
 	})
 
 	It("deletes an event once it is delivered and its retention has passed", func() {

@@ -63,11 +63,15 @@ func LicenseStateEntered(l *licensingv1alpha1.Licensee, ls *licensingv1alpha1.Li
 }
 
 // LicenseExpiringSoon: license ends at end, within threshold (a notifyBefore
-// entry). One per threshold and period.
-func LicenseExpiringSoon(l *licensingv1alpha1.Licensee, license string, threshold time.Duration, end time.Time, now time.Time) Event {
-	e := ForLicensee(l, licensingv1alpha1.EventLicenseExpiringSoon, now, license, threshold.String(), end.UTC().Format(time.RFC3339))
-	e.Subject, e.Data.License, e.Data.Threshold = license, license, threshold.String()
+// entry, as the template writes it); graceUntil follows end when the license
+// has a grace period. One per threshold and end.
+func LicenseExpiringSoon(l *licensingv1alpha1.Licensee, license, threshold string, end time.Time, graceUntil *time.Time, now time.Time) Event {
+	e := ForLicensee(l, licensingv1alpha1.EventLicenseExpiringSoon, now, license, threshold, end.UTC().Format(time.RFC3339))
+	e.Subject, e.Data.License, e.Data.Threshold = license, license, threshold
 	e.Data.ValidUntil = &metav1.Time{Time: end}
+	if graceUntil != nil {
+		e.Data.GraceUntil = &metav1.Time{Time: *graceUntil}
+	}
 	return e
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -37,7 +39,16 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	running   *runningManager
+	clk       = &shiftedClock{}
 )
+
+// shiftedClock is real time plus an offset the test moves forward, so the
+// controllers' requeues still fire in real time while tests skip hours.
+type shiftedClock struct{ offset atomic.Int64 }
+
+func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
+func (c *shiftedClock) advance(d time.Duration)         { c.offset.Add(int64(d)) }
 
 func TestWebhookDelivery(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -85,7 +96,7 @@ func startManager(w controllers.WebhookOptions) *runningManager {
 	})
 	Expect(err).NotTo(HaveOccurred())
 	mctx, mcancel := context.WithCancel(ctx)
-	Expect(controllers.SetupAll(mctx, mgr, controllers.Options{Webhooks: w})).To(Succeed())
+	Expect(controllers.SetupAll(mctx, mgr, controllers.Options{Clock: clk, Webhooks: w})).To(Succeed())
 	m := &runningManager{cancel: mcancel, done: make(chan struct{})}
 	go func() {
 		defer GinkgoRecover()
@@ -125,8 +136,8 @@ func signingSecret(ns, name string) string {
 	return value
 }
 
-// licensing creates a Product with a perpetual template in ns.
-func licensing(ns, product string) {
+// licensing creates a Product with a perpetual template in ns, and more templates.
+func licensing(ns, product string, more ...*licensingv1alpha1.LicenseTemplate) {
 	Expect(k8sClient.Create(ctx, &licensingv1alpha1.Product{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: product},
 		Spec:       licensingv1alpha1.ProductSpec{DisplayName: "Acme DB", Features: []licensingv1alpha1.FeatureDefinition{{Name: "replication"}}},
@@ -138,6 +149,25 @@ func licensing(ns, product string) {
 			Type:       licensingv1alpha1.LicenseTypePerpetual,
 			Features:   []licensingv1alpha1.FeatureName{"replication"},
 		},
+	})).To(Succeed())
+	for _, t := range more {
+		t.Namespace = ns
+		t.Spec.ProductRef.Name = product
+		Expect(k8sClient.Create(ctx, t)).To(Succeed())
+	}
+}
+
+// poke changes an annotation of obj, so its controller reconciles it now.
+func poke(obj client.Object) {
+	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		a := obj.GetAnnotations()
+		if a == nil {
+			a = map[string]string{}
+		}
+		a["test.kubelicense.io/poke"] = time.Now().Format(time.RFC3339Nano)
+		obj.SetAnnotations(a)
+		return k8sClient.Update(ctx, obj)
 	})).To(Succeed())
 }
 
