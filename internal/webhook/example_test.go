@@ -10,7 +10,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// receiverHandler is the receiver of docs/webhooks.md: it verifies the
+// receiverHandler is the receiver of docs/observability.md ("Webhooks"): it verifies the
 // Standard Webhooks signature, then reads the CloudEvent.
 func receiverHandler(secret string) http.Handler {
 	wh, err := standardwebhooks.NewWebhook(secret) // "whsec_..." from the signing Secret
