@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -48,10 +49,14 @@ type LicenseeReconciler struct {
 	SecretMetadata cache.Cache
 	Recorder       events.EventRecorder
 	Clock          clock.PassiveClock
-	// Rand feeds token serials; nil means crypto/rand.
+	// Rand feeds token serials; nil means crypto/rand. Shared by the workers, so
+	// it must be safe for concurrent use.
 	Rand io.Reader
 	// Outbox records business events for webhooks; nil: none.
 	Outbox *webhook.Outbox
+	// MaxConcurrentReconciles is how many Licensees are reconciled at once (0: one).
+	// controller-runtime never hands one Licensee to two workers at a time.
+	MaxConcurrentReconciles int
 
 	keys *signingKeys
 }
@@ -193,6 +198,7 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Kind[client.Object](r.SecretMetadata, secretMetadata(),
 			handler.EnqueueRequestsFromMapFunc(r.copyToLicensees(true)), secretDeleted)).
 		Named("licensee").
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.MaxConcurrentReconciles}).
 		Complete(r)
 }
 

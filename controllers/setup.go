@@ -48,6 +48,10 @@ type Options struct {
 	SigningKeys *SigningKeys
 	// Webhooks configures the delivery of LicenseEvents.
 	Webhooks WebhookOptions
+	// LicenseeConcurrency is how many Licensees are reconciled at once (0:
+	// DefaultLicenseeConcurrency). One worker leaves the API server idle while
+	// it signs; see docs/performance.md.
+	LicenseeConcurrency int
 }
 
 // WebhookOptions configure webhook delivery; zero values take the defaults.
@@ -59,6 +63,10 @@ type WebhookOptions struct {
 	RetryBase, Retention time.Duration
 	Concurrency          int
 }
+
+// DefaultLicenseeConcurrency is the Licensee controller's default number of
+// workers: provisional, to be confirmed by the issue 15 measurements.
+const DefaultLicenseeConcurrency = 4
 
 // newEventRecorders starts an events.k8s.io broadcaster with its own rate-limited
 // client and returns one recorder per controller name.
@@ -92,6 +100,9 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
 	}
+	if opts.LicenseeConcurrency <= 0 {
+		opts.LicenseeConcurrency = DefaultLicenseeConcurrency
+	}
 	if err := IndexFields(ctx, mgr); err != nil {
 		return err
 	}
@@ -118,6 +129,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&LicenseeReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata,
 		Recorder: recorders["kubelicense-licensee"], Clock: opts.Clock, keys: opts.SigningKeys.keys, Outbox: outbox,
+		MaxConcurrentReconciles: opts.LicenseeConcurrency,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up Licensee controller: %w", err)
 	}

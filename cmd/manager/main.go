@@ -37,6 +37,7 @@ type settings struct {
 	leaseDuration, renewDeadline, retryPeriod, shutdownTimeout time.Duration
 	apiQPS, eventQPS                                           float64
 	apiBurst, eventBurst                                       int
+	licenseeConcurrency                                        int
 	licenseAPI                                                 licenseAPISettings
 	// webhookAllowHTTP lets webhooks deliver to http:// URLs (tests).
 	webhookAllowHTTP bool
@@ -101,6 +102,7 @@ func main() {
 	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
 	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
 	flag.BoolVar(&s.webhookAllowHTTP, "webhook-allow-http", false, "Let LicenseWebhooks deliver to plain http:// URLs (tests only: events and their signatures travel in clear).")
+	flag.IntVar(&s.licenseeConcurrency, "licensee-concurrency", controllers.DefaultLicenseeConcurrency, "Licensees reconciled at once (one Licensee is never reconciled by two workers at a time).")
 	s.licenseAPI.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -116,6 +118,9 @@ func main() {
 func run(s settings) error {
 	if s.apiQPS <= 0 || s.apiBurst <= 0 || s.eventQPS <= 0 || s.eventBurst <= 0 {
 		return fmt.Errorf("--kube-api-qps, --kube-api-burst, --event-qps and --event-burst must be positive")
+	}
+	if s.licenseeConcurrency <= 0 {
+		return fmt.Errorf("--licensee-concurrency must be positive")
 	}
 	if err := s.licenseAPI.check(); err != nil {
 		return err
@@ -170,7 +175,7 @@ func run(s settings) error {
 		return err
 	}
 	if err := controllers.SetupAll(ctx, mgr, controllers.Options{
-		EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst, SigningKeys: signingKeys,
+		EventQPS: float32(s.eventQPS), EventBurst: s.eventBurst, SigningKeys: signingKeys, LicenseeConcurrency: s.licenseeConcurrency,
 		Webhooks: controllers.WebhookOptions{AllowHTTP: s.webhookAllowHTTP},
 	}); err != nil {
 		return err
