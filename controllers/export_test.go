@@ -3,6 +3,7 @@ package controllers
 import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -11,3 +12,6 @@ import (
 func NewLicenseeReconcilerForTest(c client.Client, recorder events.EventRecorder, clk clock.PassiveClock) *LicenseeReconciler {
 	return &LicenseeReconciler{Client: c, APIReader: c, Recorder: recorder, Clock: clk, keys: newSigningKeys(c, c, nil)}
 }
+
+// SecretMetadataCache is the cache of every Secret's metadata, for tests.
+func (k *SigningKeys) SecretMetadataCache() cache.Cache { return k.metadataCache }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -40,6 +41,8 @@ var (
 	requests  = &testenv.RequestCounter{} // the manager's API requests
 	forbidden = &forbiddenReads{}         // the manager's live Secret reads that RBAC refuses
 	logs      = &syncBuffer{}
+	// The manager's caches, for tests of what they hold.
+	managerCache, secretMetadataCache cache.Cache
 )
 
 func TestControllers(t *testing.T) {
@@ -82,7 +85,10 @@ var _ = BeforeSuite(func() {
 			Controller: config.Controller{SkipNameValidation: ptrTo(true)},
 		})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(controllers.SetupAll(mgrCtx, mgr, controllers.Options{Clock: clk})).To(Succeed())
+		signingKeys, err := controllers.NewSigningKeys(mgr, clk)
+		Expect(err).NotTo(HaveOccurred())
+		managerCache, secretMetadataCache = mgr.GetCache(), signingKeys.SecretMetadataCache()
+		Expect(controllers.SetupAll(mgrCtx, mgr, controllers.Options{Clock: clk, SigningKeys: signingKeys})).To(Succeed())
 		done := make(chan struct{})
 		go func() {
 			defer GinkgoRecover()
