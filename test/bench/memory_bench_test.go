@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/controllers"
+	"github.com/kubelicense/kubelicense/internal/testenv"
+)
+
+// BenchmarkManagerMemory runs the manager binary (cmd/manager, a process of its
+// own, so its RSS is its own) against the local control plane, with
+// BENCH_LICENSEES Licensees (default 10,000) and BENCH_SECRETS unrelated Secrets
+// of 512 KiB (default 1,000) in the cluster. It reports the manager's RSS and
+// Go heap after issuance, then restarts it and reports the time until every
+// Licensee was reconciled again, the writes it made meanwhile (its own client
+// metrics, and resourceVersions compared), and the RSS after the restart.
+//
+//	make bench-scale
+//	BENCH_LICENSEES=100 BENCH_SECRETS=10 make bench-scale    # a quick check
+func BenchmarkManagerMemory(b *testing.B) {
+	log.SetLogger(logr.Discard())
+	env, err := testenv.New()
+	must(b, err)
+	cfg, err := testenv.Start(env)
+	must(b, err)
+	defer func() { _ = env.Stop() }()
+	cfg.QPS, cfg.Burst = 5000, 10000
+	c, err := client.NewWithWatch(cfg, client.Options{Scheme: scheme.Scheme})
+	must(b, err)
+	dir := b.TempDir()
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	must(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = testenv.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build ./cmd/manager: %v\n%s", err, out)
+	}
+	n, m := envInt("BENCH_LICENSEES", 10000), envInt("BENCH_SECRETS", 1000)
+	workers := envInt("BENCH_WORKERS", controllers.DefaultLicenseeConcurrency)
+	ctx := context.Background()
+
+	for b.Loop() {
+		start := time.Now()
+		createUnrelatedSecrets(ctx, b, c, m)
+		fmt.Printf("%d unrelated Secrets of 512 KiB created in %s\n", m, time.Since(start).Round(time.Millisecond))
+
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-memory-"}}
+		must(b, c.Create(ctx, ns))
+		first := startManager(b, bin, kubeconfig, dir, workers)
+		must(b, c.Create(ctx, &licensingv1alpha1.Product{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "acme-db"},
+			Spec:       licensingv1alpha1.ProductSpec{Features: []licensingv1alpha1.FeatureDefinition{{Name: "replication"}}},
+		}))
+		duration := licensingv1alpha1.Duration("8760h")
+		must(b, c.Create(ctx, &licensingv1alpha1.LicenseTemplate{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: "annual"},
+			Spec: licensingv1alpha1.LicenseTemplateSpec{
+				ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"}, Type: licensingv1alpha1.LicenseTypeSubscription,
+				Duration: &duration, Features: []licensingv1alpha1.FeatureName{"replication"},
+			},
+		}))
+		waitFor(b, 60*time.Second, func() bool {
+			p := &licensingv1alpha1.Product{}
+			return c.Get(ctx, client.ObjectKey{Namespace: ns.Name, Name: "acme-db"}, p) == nil && meta.IsStatusConditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionReady)
+		})
+		watcher, err := c.Watch(ctx, &licensingv1alpha1.LicenseeList{}, client.InNamespace(ns.Name))
+		must(b, err)
+		start = time.Now()
+		createLicensees(ctx, b, c, ns.Name, n, licenseeSpec(nil))
+		waitAll(ctx, b, watcher, ns.Name, n)
+		watcher.Stop()
+		issuance := time.Since(start)
+		// Let the last reconciles and Events finish before reading memory.
+		first.waitIdle(b, n)
+		rss, heap := first.rss(b), first.gauge(b, "go_memstats_heap_inuse_bytes")
+		fmt.Printf("issuance: %d Licensees in %s (%d workers), %d write requests; manager RSS %s (peak %s), Go heap in use %s\n",
+			n, issuance.Round(time.Millisecond), workers, first.writes(b), mib(rss), mib(first.status(b, "VmHWM")), mib(heap))
+		before := versions(ctx, b, c, ns.Name)
+		first.stop(b)
+
+		second := startManager(b, bin, kubeconfig, dir, workers)
+		resync := second.waitIdle(b, n)
+		writes := second.writes(b)
+		rssAfter, peakAfter, heapAfter := second.rss(b), second.status(b, "VmHWM"), second.gauge(b, "go_memstats_heap_inuse_bytes")
+		changed := changedVersions(before, versions(ctx, b, c, ns.Name))
+		second.stop(b)
+		fmt.Printf("restart: every Licensee reconciled %s after the process started; writes: %d requests, %d objects changed; manager RSS %s (peak %s), Go heap in use %s\n",
+			resync.Round(time.Millisecond), writes, changed, mib(rssAfter), mib(peakAfter), mib(heapAfter))
+		fmt.Printf("targets: RSS <= 150 MiB, re-sync <= 30s with zero writes\n")
+		b.ReportMetric(rss/(1<<20), "rss-MiB")
+		b.ReportMetric(rssAfter/(1<<20), "rss-restart-MiB")
+		b.ReportMetric(resync.Seconds(), "resync-s")
+		b.ReportMetric(float64(writes), "resync-writes")
+		b.ReportMetric(float64(changed), "resync-changed")
+	}
+}
+
+func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }
+
+// createUnrelatedSecrets creates m Secrets of 512 KiB that are not the
+// operator's, in a namespace of their own.
+func createUnrelatedSecrets(ctx context.Context, b *testing.B, c client.Client, m int) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-unrelated-"}}
+	must(b, c.Create(ctx, ns))
+	payload := bytes.Repeat([]byte("u"), 512<<10)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	errs := make(chan error, creators())
+	for range creators() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				s := &corev1.Secret{
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("unrelated-%05d", i), Labels: map[string]string{"app": "someone-else"}},
+					Data:       map[string][]byte{"blob": payload},
+				}
+				if err := c.Create(ctx, s); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range m {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+}
+
+// versions are the resourceVersions of the Licensees and Secrets in namespace.
+func versions(ctx context.Context, b *testing.B, c client.Client, namespace string) map[string]string {
+	out := map[string]string{}
+	licensees := &licensingv1alpha1.LicenseeList{}
+	must(b, c.List(ctx, licensees, client.InNamespace(namespace)))
+	for _, l := range licensees.Items {
+		out["licensee/"+l.Name] = l.ResourceVersion
+	}
+	secrets := &corev1.SecretList{}
+	must(b, c.List(ctx, secrets, client.InNamespace(namespace)))
+	for _, s := range secrets.Items {
+		out["secret/"+s.Name] = s.ResourceVersion
+	}
+	return out
+}
+
+func changedVersions(before, after map[string]string) int {
+	changed := 0
+	for k, v := range after {
+		if before[k] != v {
+			changed++
+		}
+	}
+	return changed + max(0, len(before)-len(after))
+}
+
+// managerProcess is a running cmd/manager.
+type managerProcess struct {
+	cmd     *exec.Cmd
+	started time.Time
+	metrics string
+	exited  chan struct{}
+}
+
+func startManager(b *testing.B, bin, kubeconfig, dir string, workers int) *managerProcess {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(b, err)
+	addr := l.Addr().String()
+	must(b, l.Close())
+	logFile, err := os.OpenFile(filepath.Join(dir, "manager.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	must(b, err)
+	cmd := exec.Command(bin,
+		"--metrics-bind-address="+addr, "--metrics-secure=false", "--health-probe-bind-address=0", "--license-api-bind-address=0",
+		"--licensee-concurrency="+strconv.Itoa(workers),
+		"--kube-api-qps="+strconv.Itoa(int(clientQPS())), "--kube-api-burst="+strconv.Itoa(clientBurst()))
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	p := &managerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics", exited: make(chan struct{})}
+	p.started = time.Now()
+	must(b, cmd.Start())
+	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.exited) }()
+	return p
+}
+
+func (p *managerProcess) stop(b *testing.B) {
+	must(b, p.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-p.exited:
+	case <-time.After(time.Minute):
+		_ = p.cmd.Process.Kill()
+		b.Fatal("the manager did not stop within a minute of SIGTERM")
+	}
+}
+
+// scrape reads the manager's metrics; nil while it is not serving them yet.
+func (p *managerProcess) scrape(b *testing.B) map[string]*dto.MetricFamily {
+	select {
+	case <-p.exited:
+		b.Fatalf("the manager exited: %v (see its log in the benchmark's temporary directory)", p.cmd.ProcessState)
+	default:
+	}
+	resp, err := http.Get(p.metrics)
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		b.Fatalf("parse the manager's metrics: %v", err)
+	}
+	return families
+}
+
+// sum adds the values of family's series whose labels include all of want
+// (label=value); a value of "*" matches any.
+func sum(families map[string]*dto.MetricFamily, family string, want ...string) float64 {
+	f := families[family]
+	if f == nil {
+		return 0
+	}
+	total := 0.0
+	for _, m := range f.GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for _, w := range want {
+			k, v, _ := strings.Cut(w, "=")
+			if labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			total += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return total
+}
+
+func (p *managerProcess) gauge(b *testing.B, name string) float64 {
+	return sum(p.scrape(b), name)
+}
+
+// waitIdle waits until the Licensee controller has reconciled at least n
+// Licensees, its queue is empty and no worker is busy, and returns how long
+// after the process started that was.
+func (p *managerProcess) waitIdle(b *testing.B, n int) time.Duration {
+	deadline := time.Now().Add(20 * time.Minute)
+	for {
+		if f := p.scrape(b); f != nil &&
+			sum(f, "controller_runtime_reconcile_total", "controller=licensee", "result=success")+
+				sum(f, "controller_runtime_reconcile_total", "controller=licensee", "result=requeue_after") >= float64(n) &&
+			sum(f, "workqueue_depth", "name=licensee") == 0 &&
+			sum(f, "controller_runtime_active_workers", "controller=licensee") == 0 {
+			return time.Since(p.started)
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("the manager did not reconcile every Licensee within 20 minutes")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writes counts the manager's write requests to the API server so far.
+func (p *managerProcess) writes(b *testing.B) int {
+	f := p.scrape(b)
+	total := 0.0
+	for _, method := range []string{"POST", "PUT", "PATCH", "DELETE"} {
+		total += sum(f, "rest_client_requests_total", "method="+method)
+	}
+	return int(total)
+}
+
+// status is a size field of /proc/<pid>/status (VmRSS, VmHWM) in bytes.
+func (p *managerProcess) status(b *testing.B, field string) float64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	must(b, err)
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		if rest, ok := strings.CutPrefix(s.Text(), field+":"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+			must(b, err)
+			return float64(kb) * 1024
+		}
+	}
+	b.Fatalf("no %s in /proc/%d/status", field, p.cmd.Process.Pid)
+	return 0
+}
+
+func (p *managerProcess) rss(b *testing.B) float64 { return p.status(b, "VmRSS") }
