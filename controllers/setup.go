@@ -26,15 +26,30 @@ import (
 // nor needs to list them all. Namespaces are only ever read as metadata (for
 // distribution). No cached object keeps its managed fields: at 10,000
 // Licensees they would be a large part of the cache, and nothing reads them.
-func CacheOptions() cache.Options {
+// namespaces, when given, restrict every namespaced object to them: one
+// shard of a cluster's Licensees per manager (--watch-namespaces).
+func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{licensingv1alpha1.LabelManaged: "true"})
 	return cache.Options{
-		DefaultTransform: cache.TransformStripManagedFields(),
+		DefaultNamespaces: namespaceConfigs(namespaces),
+		DefaultTransform:  cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:    {Label: managed},
 			&corev1.ConfigMap{}: {Label: managed},
 		},
 	}
+}
+
+// namespaceConfigs is a cache's DefaultNamespaces for namespaces; nil: all.
+func namespaceConfigs(namespaces []string) map[string]cache.Config {
+	if len(namespaces) == 0 {
+		return nil
+	}
+	out := make(map[string]cache.Config, len(namespaces))
+	for _, ns := range namespaces {
+		out[ns] = cache.Config{}
+	}
+	return out
 }
 
 // Options are what the controllers share.
@@ -170,12 +185,13 @@ type SigningKeys struct {
 }
 
 // NewSigningKeys starts, with mgr, the metadata cache of Secrets it reads
-// bring-your-own keys' versions from. clk may be nil for the real clock.
-func NewSigningKeys(mgr ctrl.Manager, clk clock.PassiveClock) (*SigningKeys, error) {
+// bring-your-own keys' versions from: of namespaces only, when given (as
+// for CacheOptions). clk may be nil for the real clock.
+func NewSigningKeys(mgr ctrl.Manager, clk clock.PassiveClock, namespaces ...string) (*SigningKeys, error) {
 	if clk == nil {
 		clk = clock.RealClock{}
 	}
-	metadata, err := newSecretMetadataCache(mgr)
+	metadata, err := newSecretMetadataCache(mgr, namespaces)
 	if err != nil {
 		return nil, err
 	}
@@ -197,11 +213,10 @@ func (k *SigningKeys) Current(ctx context.Context, p *licensingv1alpha1.Product)
 // controllers when such a Secret changes (its resourceVersion) without holding
 // any Secret's data, private keys included, in memory. cert-manager keeps the
 // same kind of cache for the same reason.
-func newSecretMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
-	c, err := cache.New(mgr.GetConfig(), cache.Options{
-		HTTPClient: mgr.GetHTTPClient(), Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(),
-		DefaultTransform: stripSecretMetadata,
-	})
+func newSecretMetadataCache(mgr ctrl.Manager, namespaces []string) (cache.Cache, error) {
+	opts := secretMetadataCacheOptions(namespaces)
+	opts.HTTPClient, opts.Scheme, opts.Mapper = mgr.GetHTTPClient(), mgr.GetScheme(), mgr.GetRESTMapper()
+	c, err := cache.New(mgr.GetConfig(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("create Secret metadata cache: %w", err)
 	}
@@ -209,6 +224,10 @@ func newSecretMetadataCache(mgr ctrl.Manager) (cache.Cache, error) {
 		return nil, fmt.Errorf("start Secret metadata cache: %w", err)
 	}
 	return c, nil
+}
+
+func secretMetadataCacheOptions(namespaces []string) cache.Options {
+	return cache.Options{DefaultNamespaces: namespaceConfigs(namespaces), DefaultTransform: stripSecretMetadata}
 }
 
 // stripSecretMetadata drops what the Secret metadata cache never reads: managed

@@ -6,12 +6,15 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"hash/fnv"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -38,6 +41,7 @@ type settings struct {
 	apiQPS, eventQPS                                           float64
 	apiBurst, eventBurst                                       int
 	licenseeConcurrency                                        int
+	watchNamespaces                                            string
 	licenseAPI                                                 licenseAPISettings
 	// webhookAllowHTTP lets webhooks deliver to http:// URLs (tests).
 	webhookAllowHTTP bool
@@ -102,6 +106,7 @@ func main() {
 	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
 	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
 	flag.BoolVar(&s.webhookAllowHTTP, "webhook-allow-http", false, "Let LicenseWebhooks deliver to plain http:// URLs (tests only: events and their signatures travel in clear).")
+	flag.StringVar(&s.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces this manager reconciles and caches; empty: all. One shard per manager, each with its own leader election (see docs/performance.md).")
 	flag.IntVar(&s.licenseeConcurrency, "licensee-concurrency", controllers.DefaultLicenseeConcurrency, "Licensees reconciled at once (one Licensee is never reconciled by two workers at a time).")
 	s.licenseAPI.bindFlags(flag.CommandLine)
 	opts := zap.Options{}
@@ -121,6 +126,10 @@ func run(s settings) error {
 	}
 	if s.licenseeConcurrency <= 0 {
 		return fmt.Errorf("--licensee-concurrency must be positive")
+	}
+	namespaces, err := parseNamespaces(s.watchNamespaces)
+	if err != nil {
+		return err
 	}
 	if err := s.licenseAPI.check(); err != nil {
 		return err
@@ -154,7 +163,7 @@ func run(s settings) error {
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: s.probeAddr,
 		LeaderElection:         s.leaderElect,
-		LeaderElectionID:       "kubelicense.licensing.kubelicense.io",
+		LeaderElectionID:       leaderElectionID(namespaces),
 		// The manager's own namespace, in a cluster and out of one.
 		LeaderElectionNamespace: servingcert.Namespace(),
 		// A leader that stops (SIGTERM, a rollout) hands over at once instead
@@ -164,13 +173,13 @@ func run(s settings) error {
 		RenewDeadline:                 &s.renewDeadline,
 		RetryPeriod:                   &s.retryPeriod,
 		GracefulShutdownTimeout:       &s.shutdownTimeout,
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         controllers.CacheOptions(namespaces...),
 	})
 	if err != nil {
 		return fmt.Errorf("create manager: %w", err)
 	}
 	ctx := ctrl.SetupSignalHandler()
-	signingKeys, err := controllers.NewSigningKeys(mgr, nil)
+	signingKeys, err := controllers.NewSigningKeys(mgr, nil, namespaces...)
 	if err != nil {
 		return err
 	}
@@ -196,6 +205,34 @@ func run(s settings) error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager")
 	return mgr.Start(ctx)
+}
+
+// parseNamespaces reads --watch-namespaces.
+func parseNamespaces(flagValue string) ([]string, error) {
+	var namespaces []string
+	for _, ns := range strings.Split(flagValue, ",") {
+		if ns = strings.TrimSpace(ns); ns == "" {
+			continue
+		}
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		namespaces = append(namespaces, ns)
+	}
+	slices.Sort(namespaces)
+	return slices.Compact(namespaces), nil
+}
+
+// leaderElectionID is the Lease the replicas of one shard elect their leader
+// with: shards watching different namespaces each need a leader of their own.
+func leaderElectionID(namespaces []string) string {
+	const id = "kubelicense.licensing.kubelicense.io"
+	if len(namespaces) == 0 {
+		return id
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(strings.Join(namespaces, ",")))
+	return fmt.Sprintf("kubelicense-%08x.licensing.kubelicense.io", h.Sum32())
 }
 
 // setupLicenseAPI adds the license API and its TLS source to mgr: every replica
