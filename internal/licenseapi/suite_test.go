@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -206,17 +207,14 @@ func call(r *replica, method, path, token string, body any) answer {
 	return answer{status: resp.StatusCode, header: resp.Header, body: data}
 }
 
-var trusting *http.Client
-
-func trustingClient() *http.Client {
-	if trusting == nil {
-		trusting = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: caPool},
-			MaxIdleConnsPerHost: 256,
-		}}
-	}
-	return trusting
-}
+// trustingClient is made once, on first use: specs call the API from several
+// goroutines at once (go test -race caught a lazy init without a lock).
+var trustingClient = sync.OnceValue(func() *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: caPool},
+		MaxIdleConnsPerHost: 256,
+	}}
+})
 
 func newNamespace() string {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "licensing-"}}
