@@ -1,6 +1,7 @@
 package controllers_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
@@ -87,6 +89,67 @@ var _ = Describe("Licensee controller with several workers", func() {
 		}
 	})
 })
+
+var _ = Describe("Licensee controller reading from a cache that lags its own status write", func() {
+	It("does not leave the status it wrote in place when the cached copy predates it", func() {
+		ns := newNamespace()
+		readyProduct(ns, "acme-db")
+		t := template(ns, "forever", "acme-db")
+		Expect(k8sClient.Create(ctx, t)).To(Succeed())
+		l := licensee(ns, "globex", "acme-db", licenseFrom("main", "forever"))
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		Eventually(licenseeCondition(l, "Ready")).Should(Equal("True/Issued"))
+		settled(reconciles("licensee", l))
+		// Only the reconciler under test writes from here on.
+		stopManager()
+		DeferCleanup(func() { stopManager = startManager() })
+		reads := &laggingLicensee{Client: k8sClient}
+		r := controllers.NewLicenseeReconcilerForTest(reads, &recordingRecorder{}, clk)
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(l)}
+		features := func() []string { return get(l).Status.Licenses[0].Features }
+		setFeatures := func(f ...licensingv1alpha1.FeatureName) {
+			t = get(t)
+			t.Spec.Features = f
+			update(t)
+		}
+
+		before := get(l).DeepCopy() // what a lagging cache still shows below
+		setFeatures("replication", "backup")
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(features()).To(ConsistOf("replication", "backup"))
+
+		By("the template goes back, and the cache still shows the Licensee from before the status write")
+		setFeatures("replication")
+		reads.stale = before
+		res, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		// Computed from the old copy, the status equals that copy's and would
+		// not be written: the reconcile must come back once the cache caught up.
+		if res.RequeueAfter == 0 {
+			Expect(features()).To(ConsistOf("replication"), "status kept the features of the write the cache had not seen")
+		}
+		reads.stale = nil
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(features()).To(ConsistOf("replication"))
+	})
+})
+
+// laggingLicensee serves stale, when set, for that Licensee, as a cache that
+// has not caught up yet would.
+type laggingLicensee struct {
+	client.Client
+	stale *licensingv1alpha1.Licensee
+}
+
+func (c *laggingLicensee) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if l, ok := obj.(*licensingv1alpha1.Licensee); ok && c.stale != nil && key == client.ObjectKeyFromObject(c.stale) {
+		c.stale.DeepCopyInto(l)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
 
 // issuedEvents counts the token Events (Issued, Renewed) per Licensee in ns.
 func issuedEvents(ns string) func() map[string]int {

@@ -58,7 +58,8 @@ type LicenseeReconciler struct {
 	// controller-runtime never hands one Licensee to two workers at a time.
 	MaxConcurrentReconciles int
 
-	keys *signingKeys
+	keys         *signingKeys
+	statusWrites statusWrites // tells a cached copy older than our last status write
 }
 
 // licenseeScope carries one reconcile of one Licensee; phases fill it in order.
@@ -106,6 +107,9 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 	if err := r.Get(ctx, req.NamespacedName, licensee); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.statusWrites.stale(licensee) {
+		return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+	}
 	if licensee.DeletionTimestamp != nil && controllerutil.ContainsFinalizer(licensee, licensingv1alpha1.FinalizerDistribution) {
 		// Only the copies are left to remove: the Secret goes with its owner.
 		err := r.finalizeDistribution(ctx, licensee)
@@ -139,6 +143,7 @@ func (r *LicenseeReconciler) Reconcile(ctx context.Context, req reconcile.Reques
 			}
 			return reconcile.Result{}, fmt.Errorf("update status of Licensee %s: %w", req.NamespacedName, perr)
 		}
+		r.statusWrites.patched(licensee, original.ResourceVersion)
 	}
 	// Only once status remembers them: a crash before loses a notice rather than repeating it.
 	for _, n := range s.notices {
