@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -135,6 +136,69 @@ var _ = Describe("Licensee controller reading from a cache that lags its own sta
 		Expect(features()).To(ConsistOf("replication"))
 	})
 })
+
+var _ = Describe("Product controller reading from a cache that lags its own status write", func() {
+	It("does not rotate the key a second time, dropping the first new key from the JWKS", func() {
+		ns := newNamespace()
+		p := readyProduct(ns, "acme-db")
+		stopManager()
+		DeferCleanup(func() { stopManager = startManager() })
+		reads := &laggingProduct{Client: k8sClient}
+		r := &controllers.ProductReconciler{Client: reads, APIReader: k8sClient, Scheme: scheme.Scheme, Recorder: &recordingRecorder{}, Clock: clk}
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(p)}
+
+		p = get(p)
+		p.Annotations = map[string]string{licensingv1alpha1.AnnotationRotateKey: "now"}
+		update(p)
+		annotated := get(p).DeepCopy() // the rotation asked for, not yet handled
+		_, err := r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		rotated := get(p).Status.SigningKeyID
+		Expect(rotated).NotTo(Equal(annotated.Status.SigningKeyID))
+
+		By("reconciling again from the copy the cache still shows")
+		reads.stale = annotated
+		_, err = r.Reconcile(ctx, req)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(get(p).Status.SigningKeyID).To(Equal(rotated), "rotated again for a request already handled")
+		Expect(keyIDs(jwksOf(ns, "acme-db"))).To(ContainElement(rotated), "tokens signed with the first new key no longer verify")
+	})
+})
+
+// laggingProduct serves stale, when set, for that Product.
+type laggingProduct struct {
+	client.Client
+	stale *licensingv1alpha1.Product
+}
+
+func (c *laggingProduct) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	if p, ok := obj.(*licensingv1alpha1.Product); ok && c.stale != nil && key == client.ObjectKeyFromObject(c.stale) {
+		c.stale.DeepCopyInto(p)
+		return nil
+	}
+	return c.Client.Get(ctx, key, obj, opts...)
+}
+
+// List answers the Product controller's look-up of templates by Product, which
+// the API server cannot do (it is a cache index), by filtering a plain list.
+func (c *laggingProduct) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	templates, ok := list.(*licensingv1alpha1.LicenseTemplateList)
+	if !ok {
+		return c.Client.List(ctx, list, opts...)
+	}
+	o := (&client.ListOptions{}).ApplyOptions(opts)
+	product, _ := o.FieldSelector.RequiresExactMatch("spec.productRef.name")
+	all := &licensingv1alpha1.LicenseTemplateList{}
+	if err := c.Client.List(ctx, all, client.InNamespace(o.Namespace)); err != nil {
+		return err
+	}
+	for _, t := range all.Items {
+		if t.Spec.ProductRef.Name == product {
+			templates.Items = append(templates.Items, t)
+		}
+	}
+	return nil
+}
 
 // laggingLicensee serves stale, when set, for that Licensee, as a cache that
 // has not caught up yet would.

@@ -41,6 +41,10 @@ type ProductReconciler struct {
 	Rand io.Reader
 	// Outbox records key rotations and losses for webhooks; nil: none.
 	Outbox *webhook.Outbox
+
+	// statusWrites tells a cached copy older than our last status write: from
+	// it, a rotation already handled would run again and drop its new key.
+	statusWrites statusWrites
 }
 
 // productScope carries one reconcile of one Product; phases fill it in order.
@@ -73,6 +77,9 @@ func (r *ProductReconciler) Reconcile(ctx context.Context, req reconcile.Request
 	if err := r.Get(ctx, req.NamespacedName, product); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.statusWrites.stale(product) {
+		return reconcile.Result{RequeueAfter: notYetCachedRetry}, nil
+	}
 	original := product.DeepCopy()
 	// Whole seconds: status times are stored to the second, and instants derived
 	// from them (removeAt, the rotation due time) must agree with what is stored.
@@ -87,6 +94,7 @@ func (r *ProductReconciler) Reconcile(ctx context.Context, req reconcile.Request
 		if perr := r.Status().Patch(ctx, product, client.MergeFrom(original)); perr != nil {
 			return reconcile.Result{}, fmt.Errorf("update status of Product %s: %w", req.NamespacedName, perr)
 		}
+		r.statusWrites.patched(product, original.ResourceVersion)
 	}
 	if err != nil {
 		return reconcile.Result{}, err
