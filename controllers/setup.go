@@ -134,7 +134,7 @@ func SetupAll(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	secretMetadata := opts.SigningKeys.metadataCache
-	outbox := &webhook.Outbox{Client: mgr.GetClient()}
+	outbox := &webhook.Outbox{Client: mgr.GetClient(), Webhooks: mgr.GetCache()}
 	if err := (&ProductReconciler{
 		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), SecretMetadata: secretMetadata, Scheme: mgr.GetScheme(),
 		Recorder: recorders["kubelicense-product"], Clock: opts.Clock, Outbox: outbox,

@@ -29,7 +29,8 @@ func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
 
 // Setup adds the license API to mgr: its cache index, and the server as a
 // runnable that every replica runs (no leader election). Cache, Live and Writer
-// default to the manager's cache, API reader and client, Outbox to one writing with Writer.
+// default to the manager's cache, API reader and client, Outbox to one writing
+// with Writer for the webhooks in Cache.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	if o.Cache == nil {
 		o.Cache = mgr.GetCache()
@@ -41,7 +42,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 		o.Writer = mgr.GetClient()
 	}
 	if o.Outbox == nil {
-		o.Outbox = &webhook.Outbox{Client: o.Writer}
+		o.Outbox = &webhook.Outbox{Client: o.Writer, Webhooks: o.Cache}
 	}
 	if o.Log.GetSink() == nil {
 		o.Log = mgr.GetLogger()

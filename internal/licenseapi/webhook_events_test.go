@@ -5,6 +5,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -26,13 +27,35 @@ func licenseEvents(ns string, t licensingv1alpha1.EventType) func() []licensingv
 	}
 }
 
+// subscribe creates a LicenseWebhook in ns (the outbox records only what some
+// webhook of the namespace wants) and waits until the manager has seen it.
+func subscribe(ns string) {
+	w := &licensingv1alpha1.LicenseWebhook{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "crm"},
+		Spec: licensingv1alpha1.LicenseWebhookSpec{
+			URL:              "https://crm.example.com/hooks",
+			SigningSecretRef: licensingv1alpha1.SecretKeySelector{Name: "crm-signing", Key: "secret"},
+		},
+	}
+	Expect(k8sClient.Create(ctx, w)).To(Succeed())
+	Eventually(func() int {
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(w), w)).To(Succeed())
+		return len(w.Status.Conditions) // set by a reconcile the manager's cache woke
+	}).ShouldNot(BeZero())
+}
+
 var _ = Describe("Webhook events of the license API", func() {
 	It("records one event per activation created and removed, none for an idempotent re-activation", func() {
-		i := issue(activationsTemplate(2))
+		i := issue(activationsTemplate(3))
 		ns := i.get().Namespace
 		act := func(fp string) answer {
 			return call(apiB, "POST", "/v1/activations", i.token, license.ActivateRequest{License: "main", Fingerprint: fp, Name: "build-1"})
 		}
+		By("a namespace without webhooks records nothing")
+		Expect(act("m-0").status).To(Equal(http.StatusCreated))
+		Expect(licenseEvents(ns, licensingv1alpha1.EventActivationCreated)()).To(BeEmpty())
+
+		subscribe(ns)
 		Expect(act("m-1").status).To(Equal(http.StatusCreated))
 		Expect(act("m-1").status).To(Equal(http.StatusOK))
 		created := licenseEvents(ns, licensingv1alpha1.EventActivationCreated)()
@@ -56,6 +79,7 @@ var _ = Describe("Webhook events of the license API", func() {
 	It("records seats exhausted once when the last seat is taken", func() {
 		i := issue(seatsTemplate(2))
 		ns := i.get().Namespace
+		subscribe(ns)
 		seat := func(holder string) answer {
 			return call(apiB, "POST", "/v1/seats", i.token, license.SeatRequest{License: "main", Holder: holder})
 		}

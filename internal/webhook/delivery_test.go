@@ -334,6 +334,45 @@ var _ = Describe("Webhook delivery", func() {
 		Expect(otherProduct.got()).To(HaveEach(HaveField("Data.Product", "other-db")))
 	})
 
+	It("records only the events some webhook of the namespace wants", func() {
+		l := newLicensee(ns, "before", "acme-db", nil)
+		issued := func(l *licensingv1alpha1.Licensee) func() string {
+			return func() string {
+				got := &licensingv1alpha1.Licensee{}
+				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), got)).To(Succeed())
+				return got.Status.Serial
+			}
+		}
+		// The outbox is written before the status that shows the serial.
+		Eventually(issued(l)).ShouldNot(BeEmpty())
+		Expect(events(ns, "before", licensingv1alpha1.EventLicenseIssued)()).To(BeEmpty(), "an event without any webhook")
+
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "issued-only", r, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		after := newLicensee(ns, "after", "acme-db", nil)
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "after")) }).Should(Equal(1))
+		got := &licensingv1alpha1.Licensee{}
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(after), got)).To(Succeed())
+			got.Spec.Suspended = true
+			return k8sClient.Update(ctx, got)
+		})).To(Succeed())
+		Eventually(func() string {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(after), got)).To(Succeed())
+			if len(got.Status.Licenses) == 0 {
+				return ""
+			}
+			return string(got.Status.Licenses[0].State)
+		}).Should(Equal(string(licensingv1alpha1.LicenseStateSuspended)))
+		Expect(events(ns, "after", licensingv1alpha1.EventLicenseSuspended)()).To(BeEmpty(), "an event no webhook wants")
+		Expect(events(ns, "before", licensingv1alpha1.EventLicenseIssued)()).To(BeEmpty(), "a webhook does not receive the past")
+	})
+
 	It("refuses a plain http URL unless the manager allows it", func() {
 		secret := signingSecret(ns, "signing")
 		r := newReceiver(secret, false)

@@ -65,6 +65,11 @@ func Wants(w *licensingv1alpha1.LicenseWebhook, e *licensingv1alpha1.LicenseEven
 	if e.CreationTimestamp.Before(&w.CreationTimestamp) {
 		return false
 	}
+	return Matches(w, e)
+}
+
+// Matches says whether e passes w's type filter and selector.
+func Matches(w *licensingv1alpha1.LicenseWebhook, e *licensingv1alpha1.LicenseEvent) bool {
 	if len(w.Spec.Events) > 0 && !slices.Contains(w.Spec.Events, e.Spec.Type) {
 		return false
 	}
