@@ -35,6 +35,7 @@ import (
 // settings are the manager's command-line settings.
 type settings struct {
 	metricsAddr, probeAddr string
+	pprofAddr              string
 	leaderElect, secure    bool
 	// Leader election timings and the bound on a graceful shutdown.
 	leaseDuration, renewDeadline, retryPeriod, shutdownTimeout time.Duration
@@ -95,6 +96,7 @@ func main() {
 	var s settings
 	flag.StringVar(&s.metricsAddr, "metrics-bind-address", "0", "Address of the metrics endpoint, e.g. :8443 (HTTPS) or :8080 with --metrics-secure=false; 0 disables it.")
 	flag.StringVar(&s.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probes.")
+	flag.StringVar(&s.pprofAddr, "pprof-bind-address", "0", "Address of Go's /debug/pprof endpoints, for profiling (0: off; bind it to 127.0.0.1 only).")
 	flag.BoolVar(&s.leaderElect, "leader-elect", false, "Elect a leader, so that only one replica reconciles at a time (every replica serves the license API).")
 	flag.DurationVar(&s.leaseDuration, "leader-elect-lease-duration", 15*time.Second, "How long a standby waits after the leader's last renewal before taking over (a leader that shuts down releases at once).")
 	flag.DurationVar(&s.renewDeadline, "leader-elect-renew-deadline", 10*time.Second, "How long the leader keeps trying to renew before it gives up leadership.")
@@ -162,6 +164,7 @@ func run(s settings) error {
 		Scheme:                 scheme,
 		Metrics:                metricsOpts,
 		HealthProbeBindAddress: s.probeAddr,
+		PprofBindAddress:       s.pprofAddr,
 		LeaderElection:         s.leaderElect,
 		LeaderElectionID:       leaderElectionID(namespaces),
 		// The manager's own namespace, in a cluster and out of one.
@@ -202,6 +205,11 @@ func run(s settings) error {
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("add ready check: %w", err)
+	}
+	if limit, err := applyMemoryLimit(); err != nil {
+		return err
+	} else if limit > 0 {
+		ctrl.Log.WithName("setup").Info("soft memory limit from the container's", "bytes", limit)
 	}
 	ctrl.Log.WithName("setup").Info("starting manager")
 	return mgr.Start(ctx)

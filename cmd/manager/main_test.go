@@ -30,3 +30,31 @@ func TestEachShardElectsItsOwnLeader(t *testing.T) {
 		t.Errorf("shard Leases %s, %s, %s must differ from each other and be stable", all, a, b)
 	}
 }
+
+func TestSoftMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name, gomemlimit, limit string
+		want                    int64
+		wantErr                 bool
+	}{
+		{name: "no container limit", want: 0},
+		{name: "90% of the container's limit", limit: "268435456", want: 241591910},
+		{name: "GOMEMLIMIT set by the user wins", gomemlimit: "100MiB", limit: "268435456", want: 0},
+		{name: "surrounding space", limit: " 1000 ", want: 900},
+		{name: "a quantity is not bytes", limit: "256Mi", wantErr: true},
+		{name: "zero", limit: "0", wantErr: true},
+		{name: "negative", limit: "-1", wantErr: true},
+		{name: "out of range", limit: "99999999999999999999", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"GOMEMLIMIT": tc.gomemlimit, memoryLimitEnv: tc.limit}
+			got, err := softMemoryLimit(func(k string) string { return env[k] })
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("softMemoryLimit = %d, %v; want %d, error %v", got, err, tc.want, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), memoryLimitEnv) {
+				t.Errorf("error %q does not name %s", err, memoryLimitEnv)
+			}
+		})
+	}
+}

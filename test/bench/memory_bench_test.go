@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -94,7 +95,7 @@ func BenchmarkManagerMemory(b *testing.B) {
 		must(b, err)
 		start = time.Now()
 		createLicensees(ctx, b, c, ns.Name, n, licenseeSpec(nil))
-		waitAll(ctx, b, watcher, ns.Name, n)
+		waitAll(ctx, b, c, watcher, ns.Name, n)
 		watcher.Stop()
 		issuance := time.Since(start)
 		// Let the last reconciles and Events finish before reading memory.
@@ -102,6 +103,7 @@ func BenchmarkManagerMemory(b *testing.B) {
 		rss, heap := first.rss(b), first.gauge(b, "go_memstats_heap_inuse_bytes")
 		fmt.Printf("issuance: %d Licensees in %s (%d workers), %d write requests; manager RSS %s (peak %s), Go heap in use %s\n",
 			n, issuance.Round(time.Millisecond), workers, first.writes(b), mib(rss), mib(first.status(b, "VmHWM")), mib(heap))
+		first.saveHeap(b, "heap-issued.pb.gz")
 		before := versions(ctx, b, c, ns.Name)
 		first.stop(b)
 
@@ -110,6 +112,7 @@ func BenchmarkManagerMemory(b *testing.B) {
 		writes := second.writes(b)
 		rssAfter, peakAfter, heapAfter := second.rss(b), second.status(b, "VmHWM"), second.gauge(b, "go_memstats_heap_inuse_bytes")
 		changed := changedVersions(before, versions(ctx, b, c, ns.Name))
+		second.saveHeap(b, "heap-restarted.pb.gz")
 		second.stop(b)
 		fmt.Printf("restart: every Licensee reconciled %s after the process started; writes: %d requests, %d objects changed; manager RSS %s (peak %s), Go heap in use %s\n",
 			resync.Round(time.Millisecond), writes, changed, mib(rssAfter), mib(peakAfter), mib(heapAfter))
@@ -191,6 +194,7 @@ type managerProcess struct {
 	cmd     *exec.Cmd
 	started time.Time
 	metrics string
+	pprof   string // base URL of /debug/pprof, or "" (BENCH_PPROF_DIR unset)
 	exited  chan struct{}
 }
 
@@ -201,17 +205,49 @@ func startManager(b *testing.B, bin, kubeconfig, dir string, workers int) *manag
 	must(b, l.Close())
 	logFile, err := os.OpenFile(filepath.Join(dir, "manager.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	must(b, err)
-	cmd := exec.Command(bin,
-		"--metrics-bind-address="+addr, "--metrics-secure=false", "--health-probe-bind-address=0", "--license-api-bind-address=0",
-		"--licensee-concurrency="+strconv.Itoa(workers),
-		"--kube-api-qps="+strconv.Itoa(int(clientQPS())), "--kube-api-burst="+strconv.Itoa(clientBurst()))
+	args := []string{
+		"--metrics-bind-address=" + addr, "--metrics-secure=false", "--health-probe-bind-address=0", "--license-api-bind-address=0",
+		"--licensee-concurrency=" + strconv.Itoa(workers),
+		"--kube-api-qps=" + strconv.Itoa(int(clientQPS())), "--kube-api-burst=" + strconv.Itoa(clientBurst()),
+	}
+	pprofURL := ""
+	if os.Getenv("BENCH_PPROF_DIR") != "" {
+		pl, err := net.Listen("tcp", "127.0.0.1:0")
+		must(b, err)
+		pprofAddr := pl.Addr().String()
+		must(b, pl.Close())
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+		pprofURL = "http://" + pprofAddr + "/debug/pprof"
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if limit := os.Getenv("BENCH_MANAGER_GOMEMLIMIT"); limit != "" {
+		// The manager's soft memory limit only (as the chart sets it from the
+		// container's limit), not this process's.
+		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+limit)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	p := &managerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics", exited: make(chan struct{})}
+	p := &managerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics", pprof: pprofURL, exited: make(chan struct{})}
 	p.started = time.Now()
 	must(b, cmd.Start())
 	go func() { _ = cmd.Wait(); _ = logFile.Close(); close(p.exited) }()
 	return p
+}
+
+// saveHeap writes the manager's heap profile (after a GC) to
+// $BENCH_PPROF_DIR/name, when profiling was asked for.
+func (p *managerProcess) saveHeap(b *testing.B, name string) {
+	if p.pprof == "" {
+		return
+	}
+	resp, err := http.Get(p.pprof + "/heap?gc=1")
+	must(b, err)
+	defer resp.Body.Close()
+	f, err := os.Create(filepath.Join(os.Getenv("BENCH_PPROF_DIR"), name))
+	must(b, err)
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	must(b, err)
 }
 
 func (p *managerProcess) stop(b *testing.B) {
