@@ -211,7 +211,7 @@ func run(s settings) error {
 	} else if limit > 0 {
 		ctrl.Log.WithName("setup").Info("soft memory limit from the container's", "bytes", limit)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager")
+	ctrl.Log.WithName("setup").Info("starting manager", "leaderElectionID", leaderElectionID(namespaces))
 	return mgr.Start(ctx)
 }
 
@@ -231,12 +231,15 @@ func parseNamespaces(flagValue string) ([]string, error) {
 	return slices.Compact(namespaces), nil
 }
 
+// defaultLeaderElectionID is the Lease of an unsharded manager; the
+// leader-election Role in config/rbac names it (test/config checks).
+const defaultLeaderElectionID = "kubelicense.licensing.kubelicense.io"
+
 // leaderElectionID is the Lease the replicas of one shard elect their leader
 // with: shards watching different namespaces each need a leader of their own.
 func leaderElectionID(namespaces []string) string {
-	const id = "kubelicense.licensing.kubelicense.io"
 	if len(namespaces) == 0 {
-		return id
+		return defaultLeaderElectionID
 	}
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(strings.Join(namespaces, ",")))

@@ -542,9 +542,9 @@ func TestRBACBindings(t *testing.T) {
 
 func TestLeaderElectionRole(t *testing.T) {
 	objs := render(t, "config/default")
-	m := regexp.MustCompile(`LeaderElectionID:\s*"([^"]+)"`).FindStringSubmatch(string(readFile(t, "cmd/manager/main.go")))
+	m := regexp.MustCompile(`defaultLeaderElectionID\s*=\s*"([^"]+)"`).FindStringSubmatch(string(readFile(t, "cmd/manager/main.go")))
 	if m == nil {
-		t.Fatal("cmd/manager/main.go sets no LeaderElectionID literal; update this test and leader_election_role.yaml together")
+		t.Fatal("cmd/manager/main.go declares no defaultLeaderElectionID literal; update this test and leader_election_role.yaml together")
 	}
 	id := m[1]
 	rs := rules(t, objs)["Role/"+namePrefix+"leader-election-role"]
