@@ -4,7 +4,8 @@
 -- A status older than the spec says nothing about the spec, so until the
 -- controller has observed the current generation the object is Progressing.
 -- A Licensee that is suspended or expired is reconciled correctly and still not
--- what anyone wants running, so Licensed=False overrides Ready for those reasons.
+-- what anyone wants running, so Licensed=False overrides Ready for those reasons;
+-- so do license copies to application namespaces that are blocked or missing.
 
 local function condition(obj, conditionType)
   if obj.status == nil or obj.status.conditions == nil then
@@ -53,6 +54,17 @@ local function health(obj)
     end
     if ready ~= nil and ready.status == "False" and stalled ~= nil and stalled.status == "True" then
       return result("Degraded", stalled, ready.message)
+    end
+    -- Copies for application namespaces (spec.distribution): what only a
+    -- person can fix is Degraded, a namespace or source still to come is
+    -- Progressing.
+    local distributed = condition(obj, "Distributed")
+    if ready ~= nil and ready.status == "True" and distributed ~= nil and distributed.status == "False" then
+      local reason = distributed.reason
+      if reason == "SecretConflict" or reason == "ConfigMapConflict" or reason == "NamespaceNotOptedIn" or reason == "InvalidNamespaceSelector" then
+        return result("Degraded", distributed, "License copies are blocked")
+      end
+      return result("Progressing", distributed, "Waiting for the license copies")
     end
     if ready ~= nil and ready.status == "True" then
       return result("Healthy", licensed, ready.message)
