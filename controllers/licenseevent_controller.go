@@ -177,7 +177,7 @@ func (r *LicenseEventReconciler) attempt(ctx context.Context, key deliveryKey, e
 		if old := live.Delivery(w.Name); old != nil {
 			d = *old
 		}
-		outcome = webhook.Outcome(d, webhook.MaxAttempts(w), r.RetryBase, at, status, err)
+		outcome = webhook.Outcome(d, e.Name, webhook.MaxAttempts(w), r.RetryBase, at, status, err)
 		if old := live.Delivery(w.Name); old != nil {
 			*old = outcome
 		} else {

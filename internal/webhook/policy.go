@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net/url"
 	"slices"
 	"time"
@@ -39,6 +40,16 @@ func RetryDelay(base time.Duration, n int32) time.Duration {
 		d *= 2
 	}
 	return min(d, MaxRetryDelay)
+}
+
+// Jitter lengthens delay by up to a fifth, by an amount fixed by the event,
+// the webhook and the attempt: the events that failed together when a
+// receiver went down do not all come back in the same second, and the wait is
+// the same whichever replica computes it (nothing random to persist).
+func Jitter(eventID, webhook string, attempt int32, delay time.Duration) time.Duration {
+	h := fnv.New64a()
+	_, _ = fmt.Fprintf(h, "%s\x00%s\x00%d", eventID, webhook, attempt)
+	return delay + time.Duration(h.Sum64()%uint64(delay/5+1))
 }
 
 // MaxAttempts of w, defaulted.
@@ -110,7 +121,7 @@ func URLProblem(raw string, allowHTTP bool) (reason, message string) {
 
 // Outcome is the next state of e's delivery to one webhook after an attempt
 // at instant at that answered status (0: no answer) or failed with err.
-func Outcome(d licensingv1alpha1.WebhookDelivery, maxAttempts int32, base time.Duration, at time.Time, status int, err error) licensingv1alpha1.WebhookDelivery {
+func Outcome(d licensingv1alpha1.WebhookDelivery, eventID string, maxAttempts int32, base time.Duration, at time.Time, status int, err error) licensingv1alpha1.WebhookDelivery {
 	t := metav1.NewTime(at.UTC().Truncate(time.Second))
 	d.Attempts++
 	d.LastAttemptAt = &t
@@ -131,7 +142,7 @@ func Outcome(d licensingv1alpha1.WebhookDelivery, maxAttempts int32, base time.D
 		return d
 	}
 	// Not truncated: a base below a second (tests) must still wait.
-	next := metav1.NewTime(at.Add(RetryDelay(base, d.Attempts)))
+	next := metav1.NewTime(at.Add(Jitter(eventID, d.Webhook, d.Attempts, RetryDelay(base, d.Attempts))))
 	d.NextAttemptAt = &next
 	return d
 }

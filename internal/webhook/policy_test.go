@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -26,22 +27,49 @@ func TestRetryDelay(t *testing.T) {
 func TestOutcome(t *testing.T) {
 	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 	d := licensingv1alpha1.WebhookDelivery{Webhook: "crm"}
+	// within says the next attempt is delay after from, lengthened by at most a fifth.
+	within := func(d licensingv1alpha1.WebhookDelivery, from time.Time, delay time.Duration) bool {
+		return d.NextAttemptAt != nil && !d.NextAttemptAt.Time.Before(from.Add(delay)) && !d.NextAttemptAt.Time.After(from.Add(delay+delay/5))
+	}
 
-	d = Outcome(d, 3, 0, at, 500, nil)
-	if d.Attempts != 1 || d.DeliveredAt != nil || d.GaveUpAt != nil || d.LastStatus != 500 || !d.NextAttemptAt.Time.Equal(at.Add(5*time.Second)) {
+	d = Outcome(d, "evt-1", 3, 0, at, 500, nil)
+	if d.Attempts != 1 || d.DeliveredAt != nil || d.GaveUpAt != nil || d.LastStatus != 500 || !within(d, at, 5*time.Second) {
 		t.Fatalf("after a 500: %+v", d)
 	}
-	d = Outcome(d, 3, 0, at.Add(5*time.Second), 0, errors.New("connection refused"))
-	if d.Attempts != 2 || d.LastStatus != 0 || d.LastError == "" || !d.NextAttemptAt.Time.Equal(at.Add(15*time.Second)) {
+	d = Outcome(d, "evt-1", 3, 0, at.Add(5*time.Second), 0, errors.New("connection refused"))
+	if d.Attempts != 2 || d.LastStatus != 0 || d.LastError == "" || !within(d, at.Add(5*time.Second), 10*time.Second) {
 		t.Fatalf("after no answer: %+v", d)
 	}
-	done := Outcome(d, 3, 0, at.Add(15*time.Second), 204, nil)
+	done := Outcome(d, "evt-1", 3, 0, at.Add(15*time.Second), 204, nil)
 	if done.Attempts != 3 || done.DeliveredAt == nil || done.NextAttemptAt != nil || done.LastError != "" || !done.Done() {
 		t.Fatalf("after a 204: %+v", done)
 	}
-	gaveUp := Outcome(d, 3, 0, at.Add(15*time.Second), 302, nil)
+	gaveUp := Outcome(d, "evt-1", 3, 0, at.Add(15*time.Second), 302, nil)
 	if gaveUp.GaveUpAt == nil || gaveUp.NextAttemptAt != nil || gaveUp.DeliveredAt != nil || !gaveUp.Done() {
 		t.Fatalf("a redirect at the last attempt: %+v", gaveUp)
+	}
+}
+
+func TestJitterSpreadsEventsThatFailedTogether(t *testing.T) {
+	const delay = time.Minute
+	seen := map[time.Duration]bool{}
+	for i := range 100 {
+		id := fmt.Sprintf("evt-%d", i)
+		j := Jitter(id, "crm", 3, delay)
+		if j < delay || j > delay+delay/5 {
+			t.Fatalf("Jitter(%s) = %s, want within [%s, %s]", id, j, delay, delay+delay/5)
+		}
+		if again := Jitter(id, "crm", 3, delay); again != j {
+			t.Fatalf("Jitter(%s) = %s then %s: every replica must compute the same wait", id, j, again)
+		}
+		seen[j.Truncate(time.Second)] = true
+	}
+	// 100 events over a 12s spread: most seconds of it get one.
+	if len(seen) < 8 {
+		t.Errorf("100 events retry in %d distinct seconds, want them spread over the 12s", len(seen))
+	}
+	if Jitter("evt-1", "crm", 1, 0) != 0 {
+		t.Error("no delay gets no jitter")
 	}
 }
 
