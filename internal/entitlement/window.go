@@ -46,8 +46,14 @@ func parseTerms(t *v1alpha1.LicenseTemplateSpec) (terms, error) {
 	if err = parseOptional("tokenTTL", t.TokenTTL, &tm.tokenTTL); err != nil {
 		return tm, err
 	}
-	tm.autoRenew = t.Type == v1alpha1.LicenseTypeSubscription && t.AutoRenew != nil && *t.AutoRenew
+	tm.autoRenew = AutoRenews(t)
 	return tm, nil
+}
+
+// AutoRenews says whether licenses of t roll over into a new period when one
+// ends: only subscriptions can, and only when they ask to.
+func AutoRenews(t *v1alpha1.LicenseTemplateSpec) bool {
+	return t.Type == v1alpha1.LicenseTypeSubscription && t.AutoRenew != nil && *t.AutoRenew
 }
 
 func parseOptional(field string, d *v1alpha1.Duration, into *time.Duration) error {

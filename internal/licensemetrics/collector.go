@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/entitlement"
 	"github.com/kubelicense/kubelicense/internal/keypolicy"
 )
 
@@ -177,8 +178,7 @@ func (c *Collector) collectProducts(ctx context.Context, ch chan<- prometheus.Me
 // is internal/entitlement's newWindow: a hard end within the period becomes
 // validUntil.
 func renewsAtExpiration(st licensingv1alpha1.LicenseStatus, spec *licensingv1alpha1.LicenseSpec, t *licensingv1alpha1.LicenseTemplateSpec) bool {
-	if spec == nil || t == nil || st.ValidUntil == nil ||
-		t.Type != licensingv1alpha1.LicenseTypeSubscription || t.AutoRenew == nil || !*t.AutoRenew {
+	if spec == nil || t == nil || st.ValidUntil == nil || !entitlement.AutoRenews(t) {
 		return false
 	}
 	return spec.EndsAt == nil || spec.EndsAt.After(st.ValidUntil.Time)
