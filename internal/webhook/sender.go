@@ -13,6 +13,8 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // Sender posts events. It keeps one HTTP client per CA bundle, so connections
@@ -22,15 +24,23 @@ type Sender struct {
 	clients map[[32]byte]*http.Client
 }
 
-// CheckCABundle reports a caBundle without any PEM certificate.
+// CheckCABundle reports a caBundle that is not a PEM bundle of CA
+// certificates only (the license API client's parser: a key in it is refused).
 func CheckCABundle(pem []byte) error {
-	if len(pem) == 0 {
-		return nil
+	_, err := caPool(pem)
+	return err
+}
+
+// caPool is the pool of caBundle; nil (the system's roots) when it is empty.
+func caPool(caBundle []byte) (*x509.CertPool, error) {
+	if len(caBundle) == 0 {
+		return nil, nil
 	}
-	if !x509.NewCertPool().AppendCertsFromPEM(pem) {
-		return errors.New("spec.caBundle holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+	pool, err := license.ParseCACerts(caBundle)
+	if err != nil {
+		return nil, fmt.Errorf("spec.caBundle: %w", err)
 	}
-	return nil
+	return pool, nil
 }
 
 func (s *Sender) client(caBundle []byte) (*http.Client, error) {
@@ -40,14 +50,11 @@ func (s *Sender) client(caBundle []byte) (*http.Client, error) {
 	if c, ok := s.clients[key]; ok {
 		return c, nil
 	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if len(caBundle) > 0 {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(caBundle) {
-			return nil, CheckCABundle(caBundle)
-		}
-		tlsConfig.RootCAs = pool
+	pool, err := caPool(caBundle)
+	if err != nil {
+		return nil, err
 	}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
 	transport := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		TLSClientConfig:     tlsConfig,
