@@ -191,7 +191,7 @@ var _ = Describe("Licensee controller", func() {
 		Expect(l.Status.Trials).To(HaveLen(1))
 
 		By("entering grace at validUntil, untouched, and re-signing")
-		clk.advance(validUntil.Sub(clk.Now()) - 2*time.Second)
+		clk.Advance(validUntil.Sub(clk.Now()) - 2*time.Second)
 		poke(l)
 		Eventually(licenseeCondition(l, "Licensed"), "10s").Should(Equal("True/InGracePeriod"))
 		Expect(l.Status.Serial).NotTo(Equal(first))
@@ -199,7 +199,7 @@ var _ = Describe("Licensee controller", func() {
 		Eventually(eventReasons(ns, "hooli")).Should(ContainSubstring("EnteredGracePeriod"))
 
 		By("expiring at graceUntil and removing the token (onExpiry: Revoke)")
-		clk.advance(l.Status.Licenses[0].GraceUntil.Sub(clk.Now()) - 2*time.Second)
+		clk.Advance(l.Status.Licenses[0].GraceUntil.Sub(clk.Now()) - 2*time.Second)
 		poke(l)
 		Eventually(licenseeCondition(l, "Licensed"), "10s").Should(Equal("False/Expired"))
 		Expect(condition(l.Status.Conditions, "Ready").Reason).To(Equal("Revoked"))
@@ -320,7 +320,7 @@ var _ = Describe("Licensee controller", func() {
 
 		Expect(k8sClient.Delete(ctx, secret(ns, "acme-db-signing-key"))).To(Succeed())
 		Eventually(productCondition(product(ns, "acme-db"), "Ready")).Should(HavePrefix("False/"))
-		clk.advance(l.Status.Licenses[0].ValidUntil.Sub(clk.Now()) + time.Minute)
+		clk.Advance(l.Status.Licenses[0].ValidUntil.Sub(clk.Now()) + time.Minute)
 		poke(l)
 		Eventually(licenseeCondition(l, "Licensed"), "10s").Should(Equal("False/Expired"))
 		Expect(condition(l.Status.Conditions, "Ready").Reason).To(Equal("ProductKeyUnavailable"))

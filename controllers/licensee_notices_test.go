@@ -48,7 +48,7 @@ func notices(ns, involved string) func() []string {
 // advanceTo moves the clock to two seconds before at and wakes l, so that the
 // controller's own requeue, not the test, brings the reconcile at at.
 func advanceTo(at time.Time, l *licensingv1alpha1.Licensee) {
-	clk.advance(at.Sub(clk.Now()) - 2*time.Second)
+	clk.Advance(at.Sub(clk.Now()) - 2*time.Second)
 	poke(l)
 }
 

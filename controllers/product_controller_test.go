@@ -118,7 +118,7 @@ var _ = Describe("Product controller", func() {
 		}).Should(ContainSubstring("KeyRotated"))
 
 		By("removing the retired key once every token it signed has lapsed")
-		clk.advance(90*time.Minute - 2*time.Second)
+		clk.Advance(90*time.Minute - 2*time.Second)
 		poke(p)
 		Eventually(func() []string { return keyIDs(jwksOf(ns, "rot")) }, "15s").Should(Equal([]string{second}))
 		Eventually(func() int { return len(get(p).Status.VerificationKeys) }).Should(Equal(1))
@@ -133,7 +133,7 @@ var _ = Describe("Product controller", func() {
 
 		// Move to three seconds before the key is due; the reconcile triggered by the
 		// poke must requeue itself for the due instant and rotate then, untouched.
-		clk.advance(created.Add(time.Hour).Sub(clk.Now()) - 3*time.Second)
+		clk.Advance(created.Add(time.Hour).Sub(clk.Now()) - 3*time.Second)
 		poke(p)
 		Consistently(func() string { return get(p).Status.SigningKeyID }, "1s").Should(Equal(first))
 		Eventually(func() string { return get(p).Status.SigningKeyID }, "10s").ShouldNot(Equal(first))

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +36,7 @@ var (
 	k8sClient client.Client
 	ctx       context.Context
 	cancel    context.CancelFunc
-	clk       = &shiftedClock{}
+	clk       = &testenv.ShiftedClock{}
 	requests  = &testenv.RequestCounter{} // the manager's API requests
 	forbidden = &forbiddenReads{}         // the manager's live Secret reads that RBAC refuses
 	logs      = &syncBuffer{}
@@ -119,16 +118,6 @@ var _ = AfterSuite(func() {
 		Expect(env.Stop()).To(Succeed())
 	}
 })
-
-// shiftedClock is real time plus an offset the test moves forward, so requeues
-// scheduled by the controller still fire in real time while tests skip hours.
-type shiftedClock struct{ offset atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
-
-// advance moves the clock forward by d.
-func (c *shiftedClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
 
 type syncBuffer struct {
 	mu  sync.Mutex

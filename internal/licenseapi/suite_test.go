@@ -15,7 +15,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ var (
 	k8sClient client.Client
 	ctx       context.Context
 	cancel    context.CancelFunc
-	clk       = &shiftedClock{}
+	clk       = &testenv.ShiftedClock{}
 	serverTLS *tls.Config
 	caPool    *x509.CertPool
 	apiA      *replica // with the controllers
@@ -128,13 +127,6 @@ func (r *replica) shutdown() {
 	r.stop()
 	Eventually(r.done).Should(BeClosed())
 }
-
-// shiftedClock is real time plus an offset the test moves forward.
-type shiftedClock struct{ offset atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
-func (c *shiftedClock) advance(d time.Duration)         { c.offset.Add(int64(d)) }
 
 // testTLS is a self-signed serving certificate for 127.0.0.1 and the pool trusting it.
 func testTLS() (*tls.Config, *x509.CertPool) {

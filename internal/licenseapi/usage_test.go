@@ -196,7 +196,7 @@ var _ = Describe("seats", func() {
 		Expect(again.status).To(Equal(http.StatusOK))
 		Expect(leaseOf(again).ID).To(Equal(lease.ID))
 
-		clk.advance(5 * time.Second)
+		clk.Advance(5 * time.Second)
 		a := call(apiB, "PUT", "/v1/seats/"+lease.ID, i.token, nil)
 		Expect(a.status).To(Equal(http.StatusOK), string(a.body))
 		verifyAnswer(i, a)
@@ -224,7 +224,7 @@ var _ = Describe("seats", func() {
 		i := issue(seatsTemplate(1))
 		old := leaseOf(acquire(apiA, i, "pod-1"))
 		Expect(acquire(apiB, i, "pod-2").status).To(Equal(http.StatusConflict))
-		clk.advance(31 * time.Second)
+		clk.Advance(31 * time.Second)
 		taken := acquire(apiB, i, "pod-2")
 		Expect(taken.status).To(Equal(http.StatusCreated), string(taken.body))
 		Expect(leaseOf(taken).ID).NotTo(Equal(old.ID))

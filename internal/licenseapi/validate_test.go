@@ -95,7 +95,7 @@ var _ = Describe("POST /v1/validate", func() {
 			return v.Code
 		}).Should(Equal(license.CodeRevoked))
 
-		clk.advance(2 * time.Second) // the new Licensee is created in a later second
+		clk.Advance(2 * time.Second) // the new Licensee is created in a later second
 		addLicensee(i.ns, "globex")
 		var v license.Verdict
 		a := call(apiA, "POST", "/v1/validate", i.token, license.ValidateRequest{Nonce: nonce()})
@@ -171,7 +171,7 @@ var _ = Describe("POST /v1/validate", func() {
 			t.TokenTTL = dur("10m")
 			t.Seats = ptrTo(int32(2))
 		})
-		clk.advance(30 * time.Minute) // past the token's own exp (10m + leeway), the licensee renewed meanwhile
+		clk.Advance(30 * time.Minute) // past the token's own exp (10m + leeway), the licensee renewed meanwhile
 		var v license.Verdict
 		a := call(apiA, "POST", "/v1/validate", i.token, license.ValidateRequest{Nonce: nonce()})
 		Expect(a.status).To(Equal(http.StatusOK), string(a.body))

@@ -84,7 +84,7 @@ var _ = Describe("license metrics on the manager's metrics endpoint", func() {
 		renewed := issuances(ns, "renewed")
 
 		By("time passing into grace: the state series move, and the renewal is counted")
-		clk.advance(st.ValidUntil.Sub(clk.Now()) - 2*time.Second)
+		clk.Advance(st.ValidUntil.Sub(clk.Now()) - 2*time.Second)
 		poke(l)
 		Eventually(condition(l, licensingv1alpha1.ConditionLicensed), "10s").Should(Equal("True/InGracePeriod"))
 		Eventually(states("globex", "main")).Should(Equal(map[string]float64{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,7 +35,7 @@ var (
 	k8sClient  client.Client
 	ctx        context.Context
 	cancel     context.CancelFunc
-	clk        = &shiftedClock{}
+	clk        = &testenv.ShiftedClock{}
 	metricsURL string
 )
 
@@ -86,14 +85,6 @@ var _ = AfterSuite(func() {
 		Expect(env.Stop()).To(Succeed())
 	}
 })
-
-// shiftedClock is real time plus an offset the test moves forward, so requeues
-// scheduled by the controller still fire in real time while tests skip days.
-type shiftedClock struct{ offset atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
-func (c *shiftedClock) advance(d time.Duration)         { c.offset.Add(int64(d)) }
 
 // scrape is one scrape of the metrics endpoint, by metric name.
 type scrape map[string]*dto.MetricFamily

@@ -493,7 +493,7 @@ var _ = Describe("Webhook delivery", func() {
 		}
 		for _, step := range steps {
 			By(string(step.t))
-			clk.advance(step.at.Sub(clk.Now()))
+			clk.Advance(step.at.Sub(clk.Now()))
 			poke(l)
 			Eventually(func() int { return len(r.ofType(step.t, "globex")) }).Should(Equal(1))
 			d := r.ofType(step.t, "globex")[0]

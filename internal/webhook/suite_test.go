@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,16 +38,8 @@ var (
 	ctx       context.Context
 	cancel    context.CancelFunc
 	running   *runningManager
-	clk       = &shiftedClock{}
+	clk       = &testenv.ShiftedClock{}
 )
-
-// shiftedClock is real time plus an offset the test moves forward, so the
-// controllers' requeues still fire in real time while tests skip hours.
-type shiftedClock struct{ offset atomic.Int64 }
-
-func (c *shiftedClock) Now() time.Time                  { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *shiftedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
-func (c *shiftedClock) advance(d time.Duration)         { c.offset.Add(int64(d)) }
 
 func TestWebhookDelivery(t *testing.T) {
 	RegisterFailHandler(Fail)
