@@ -53,10 +53,11 @@ spec:
 
 // seatAnswer is /readyz of an agent holding (or waiting for) a seat.
 type seatAnswer struct {
-	Ready  bool         `json:"ready"`
-	Source string       `json:"source"`
-	Code   license.Code `json:"code"`
-	Seat   *struct {
+	Ready        bool         `json:"ready"`
+	Source       string       `json:"source"`
+	OfflineSince *time.Time   `json:"offlineSince"`
+	Code         license.Code `json:"code"`
+	Seat         *struct {
 		Held bool         `json:"held"`
 		Code license.Code `json:"code"`
 	} `json:"seat"`
@@ -209,6 +210,7 @@ var _ = Describe("licenses where the workloads run", Ordered, func() {
 			g.Expect(ans.Source).To(Equal("online"))
 		}).Should(Succeed())
 
+		stoppingAt := time.Now()
 		manager.stop()
 		stoppedAt := time.Now()
 		DeferCleanup(func() {
@@ -216,13 +218,22 @@ var _ = Describe("licenses where the workloads run", Ordered, func() {
 				manager = startManager("manager-after-offline")
 			}
 		})
+		// The grace runs from the agent's last online verdict, which came
+		// before the manager stopped answering: somewhere between one poll
+		// before the SIGTERM and the manager's exit.
+		var offlineSince time.Time
 		Eventually(func(g Gomega) {
 			status, ans := readyz(g, offline)
 			g.Expect(status).To(Equal(http.StatusOK))
 			g.Expect(ans.Source).To(Equal("offline"), "it says it answers from the token")
+			g.Expect(ans.OfflineSince).NotTo(BeNil(), "it says since when")
+			offlineSince = *ans.OfflineSince
 			expectFeature(g, offline, "replication", http.StatusOK, license.CodeValid)
 		}).Should(Succeed())
 		Expect(time.Since(stoppedAt)).To(BeNumerically("<", grace), "the offline answer came within the grace")
+		// One poll (200ms, more on a busy machine) before the SIGTERM at most.
+		Expect(offlineSince).To(BeTemporally(">=", stoppingAt.Add(-2*time.Second)), "offline since its last verdict before the stop")
+		Expect(offlineSince).To(BeTemporally("<=", stoppedAt.Add(time.Second)))
 
 		Eventually(func(g Gomega) {
 			status, ans := readyz(g, offline)
@@ -230,7 +241,7 @@ var _ = Describe("licenses where the workloads run", Ordered, func() {
 			expectFeature(g, offline, "replication", http.StatusForbidden, license.CodeUnavailable)
 			g.Expect(ans.Source).To(Equal("none"))
 		}).WithTimeout(grace + 10*time.Second).Should(Succeed())
-		Expect(time.Since(stoppedAt)).To(BeNumerically(">=", grace), "not before the grace ran out")
+		Expect(time.Now()).To(BeTemporally(">=", offlineSince.Add(grace)), "not before the grace ran out")
 		Expect(offline.log()).To(ContainSubstring("offline grace exceeded"))
 
 		manager = startManager("manager-after-offline")
