@@ -113,8 +113,9 @@ type SeatKeeper struct {
 
 // KeepSeat starts a SeatKeeper for req (License and Holder are required; Nonce
 // is ignored). It returns at once: the keeper works in its own goroutine until
-// ctx ends, then releases the seat and closes Done. Retry-After answers are
-// honoured; other failures back off (WithSeatBackoff).
+// ctx ends, then releases the seat (trying again within the release timeout
+// when the API sheds or the call fails) and closes Done. Retry-After answers
+// are honoured; other failures back off (WithSeatBackoff).
 //
 // A seat acquired by a request that ctx interrupted is not known to the keeper
 // and lapses after its TTL.
@@ -230,13 +231,22 @@ func (k *SeatKeeper) release(ctx context.Context) {
 	k.drop(lease)
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.opts.releaseTimeout)
 	defer cancel()
-	_, err := k.client.ReleaseSeat(rctx, lease.ID)
-	if refusedByAPI(err) {
-		if c := CodeOf(err); c == CodeSeatExpired || c == CodeNotFound {
-			err = nil // lapsed already: the seat is free, which is all release wants
+	// A release the API shed (503, 429: many holders stopping at once, as in
+	// a rollout) or that failed on the way is tried again within the timeout,
+	// honouring Retry-After: else the seat stays taken until its TTL.
+	retry := backoff{lo: k.opts.minBackoff, hi: k.opts.maxBackoff}
+	for {
+		_, err := k.client.ReleaseSeat(rctx, lease.ID)
+		if refusedByAPI(err) {
+			if c := CodeOf(err); c == CodeSeatExpired || c == CodeNotFound {
+				err = nil // lapsed already: the seat is free, which is all release wants
+			}
+		}
+		if err == nil || refusedByAPI(err) || !sleepUntil(rctx, time.Now().Add(retry.after(err))) {
+			k.emit(SeatEvent{Kind: SeatReleased, Lease: *lease, Err: err})
+			return
 		}
 	}
-	k.emit(SeatEvent{Kind: SeatReleased, Lease: *lease, Err: err})
 }
 
 func (k *SeatKeeper) current() (*Lease, time.Time) {

@@ -320,3 +320,69 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("after reset: %s", got)
 	}
 }
+
+// A release shed by a busy API (503 with Retry-After, as when every pod of a
+// rollout stops at once) is tried again within the release timeout.
+func TestSeatKeeperRetriesAShedRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI(t, newEd25519Key(t, "k-ed"))
+		c, tr := inMemoryClient(t, f)
+		shed := 0
+		tr.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodDelete && shed < 2 {
+				shed++
+				w.Header().Set("Retry-After", "1")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"code":"UNAVAILABLE","message":"the license API is at its limit of requests in flight"}`))
+				return
+			}
+			f.ServeHTTP(w, r)
+		})
+		ctx, cancel := context.WithCancel(t.Context())
+		k, events := keepSeat(t, ctx, c, "pod-a")
+
+		expectEvent(t, events, SeatAcquired, true, 0)
+		cancel()
+		released := expectEvent(t, events, SeatReleased, false, 2*time.Second)
+		if released.Err != nil {
+			t.Errorf("release after two 503s: %v", released.Err)
+		}
+		<-k.Done()
+		if shed != 2 || f.leaseCount() != 0 {
+			t.Errorf("%d releases shed, %d leases left on the server; want 2 and 0", shed, f.leaseCount())
+		}
+	})
+}
+
+// A release the API refuses is not tried again.
+func TestSeatKeeperDoesNotRetryARefusedRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFakeAPI(t, newEd25519Key(t, "k-ed"))
+		c, _ := inMemoryClient(t, f)
+		ctx, cancel := context.WithCancel(t.Context())
+		k, events := keepSeat(t, ctx, c, "pod-a")
+
+		expectEvent(t, events, SeatAcquired, true, 0)
+		f.fault = func(r *http.Request, a *fakeAnswer) {
+			if r.Method == http.MethodDelete {
+				*a = *f.answer(r, http.StatusForbidden, f.problem(r, CodeSuspended, "suspended"), true)
+			}
+		}
+		cancel()
+		released := expectEvent(t, events, SeatReleased, false, 0)
+		if CodeOf(released.Err) != CodeSuspended {
+			t.Errorf("release refused as SUSPENDED reported %v", released.Err)
+		}
+		<-k.Done()
+		deletes := 0
+		for _, r := range f.seen() {
+			if r.method == http.MethodDelete {
+				deletes++
+			}
+		}
+		if deletes != 1 {
+			t.Errorf("%d release requests, want 1", deletes)
+		}
+	})
+}
