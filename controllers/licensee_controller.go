@@ -198,8 +198,8 @@ func (r *LicenseeReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&licensingv1alpha1.Product{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexProductRef)),
 			builder.WithPredicates(productChangedForLicensees)).
 		Watches(&licensingv1alpha1.LicenseTemplate{}, handler.EnqueueRequestsFromMapFunc(referrers(c, &licensingv1alpha1.LicenseeList{}, indexTemplateRef))).
-		Watches(&licensingv1alpha1.Activation{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
-		Watches(&licensingv1alpha1.SeatLease{}, handler.EnqueueRequestsFromMapFunc(usageToLicensee), builder.WithPredicates(usageChanged)).
+		Watches(&licensingv1alpha1.Activation{}, enqueueUsage, builder.WithPredicates(usageChanged)).
+		Watches(&licensingv1alpha1.SeatLease{}, enqueueUsage, builder.WithPredicates(usageChanged)).
 		WatchesRawSource(source.Kind[client.Object](r.SecretMetadata, secretMetadata(),
 			handler.EnqueueRequestsFromMapFunc(r.copyToLicensees(true)), secretDeleted)).
 		Named("licensee").

@@ -3,10 +3,13 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/workqueue"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -46,6 +49,34 @@ func (r *LicenseeReconciler) reconcileUsage(ctx context.Context, s *licenseeScop
 		}
 	}
 	return nil
+}
+
+// usageBatchPeriod is how long a change of what the license API holds waits
+// before it reaches the Licensee's status: the changes of that period are
+// folded into one reconcile and one status write, as the EndpointSlice
+// controller batches endpoint changes. Without it every seat taken or released
+// costs a reconcile and a status write, as many writes as the seats' own.
+const usageBatchPeriod = time.Second
+
+// enqueueUsage wakes the Licensee of an Activation or SeatLease once per
+// usageBatchPeriod at most: the workqueue keeps the earliest of the times an
+// item was added for, so later changes ride with the first.
+var enqueueUsage = handler.Funcs{
+	CreateFunc: func(ctx context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		addUsage(ctx, e.Object, q)
+	},
+	UpdateFunc: func(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		addUsage(ctx, e.ObjectNew, q)
+	},
+	DeleteFunc: func(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		addUsage(ctx, e.Object, q)
+	},
+}
+
+func addUsage(ctx context.Context, o client.Object, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+	for _, req := range usageToLicensee(ctx, o) {
+		q.AddAfter(req, usageBatchPeriod)
+	}
 }
 
 // usageToLicensee maps an Activation or SeatLease to its Licensee.

@@ -1,10 +1,17 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/workqueue"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 )
@@ -42,5 +49,39 @@ func TestProductChangedForLicensees(t *testing.T) {
 				t.Errorf("Licensees woken: %t, want %t", got, tt.want)
 			}
 		})
+	}
+}
+
+// A burst of seat changes wakes the Licensee once, a batch period after the
+// first: not before, and not once per change.
+func TestUsageChangesAreBatched(t *testing.T) {
+	clk := clocktesting.NewFakeClock(time.Unix(1_800_000_000, 0))
+	q := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[reconcile.Request](),
+		workqueue.TypedRateLimitingQueueConfig[reconcile.Request]{Clock: clk})
+	defer q.ShutDown()
+	lease := func(n int) *licensingv1alpha1.SeatLease {
+		return &licensingv1alpha1.SeatLease{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "vendor", Name: fmt.Sprintf("shop-main-%d", n)},
+			Spec:       licensingv1alpha1.SeatLeaseSpec{LicenseeRef: licensingv1alpha1.LocalObjectReference{Name: "shop"}},
+		}
+	}
+	ctx := context.Background()
+	enqueueUsage.Create(ctx, event.CreateEvent{Object: lease(0)}, q)
+	clk.Step(usageBatchPeriod / 2)
+	enqueueUsage.Update(ctx, event.UpdateEvent{ObjectOld: lease(0), ObjectNew: lease(0)}, q)
+	enqueueUsage.Delete(ctx, event.DeleteEvent{Object: lease(1)}, q)
+	enqueueUsage.Create(ctx, event.CreateEvent{Object: lease(2)}, q)
+	if n := q.Len(); n != 0 {
+		t.Fatalf("%d requests ready before the batch period ended", n)
+	}
+	clk.Step(usageBatchPeriod / 2)
+	want := reconcile.Request{NamespacedName: client.ObjectKey{Namespace: "vendor", Name: "shop"}}
+	got, _ := q.Get() // blocks until the delaying queue moves it over
+	if got != want {
+		t.Fatalf("woke %v, want %v", got, want)
+	}
+	q.Done(got)
+	if n := q.Len(); n != 0 {
+		t.Fatalf("the four changes woke the Licensee %d more times", n)
 	}
 }
