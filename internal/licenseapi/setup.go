@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/internal/webhook"
 )
 
@@ -32,7 +35,8 @@ func IndexFields(ctx context.Context, indexer client.FieldIndexer) error {
 // default to the manager's cache, API reader and client, Outbox to one writing
 // with Writer for the webhooks in Cache.
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
-	if o.Cache == nil {
+	ownCache := o.Cache == nil
+	if ownCache {
 		o.Cache = mgr.GetCache()
 	}
 	if o.Live == nil {
@@ -54,8 +58,41 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ownCache {
+		if err := s.countFrom(ctx, mgr.GetCache()); err != nil {
+			return nil, err
+		}
+	}
 	if err := mgr.Add(s); err != nil {
 		return nil, fmt.Errorf("add the license API to the manager: %w", err)
 	}
 	return s, nil
+}
+
+// countFrom feeds the server's counts of seats and activations from the
+// informers of informers, which must be the cache the server reads.
+func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error {
+	tally := &usage.Tally{}
+	var synced []toolscache.ResourceEventHandlerRegistration
+	for _, obj := range []client.Object{&licensingv1alpha1.Activation{}, &licensingv1alpha1.SeatLease{}} {
+		inf, err := informers.GetInformer(ctx, obj)
+		if err != nil {
+			return fmt.Errorf("informer of %T: %w", obj, err)
+		}
+		reg, err := inf.AddEventHandler(tally.Handler())
+		if err != nil {
+			return fmt.Errorf("count %T: %w", obj, err)
+		}
+		synced = append(synced, reg)
+	}
+	s.store.tally = tally
+	s.store.tallySynced = func() bool {
+		for _, reg := range synced {
+			if !reg.HasSynced() {
+				return false
+			}
+		}
+		return true
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,10 +40,17 @@ type store struct {
 	// outbox records activations created and removed, for webhooks.
 	outbox *webhook.Outbox
 	clock  clock.PassiveClock
+	// tally counts from the cache's events once synced (nil: not wired, as
+	// with New alone): a count then costs no list of the licensee's leases.
+	tally       *usage.Tally
+	tallySynced func() bool
 }
 
 // counts are the held seat leases and the activations of every license of l.
 func (st *store) counts(ctx context.Context, l *licensingv1alpha1.Licensee, now time.Time) (map[string]usage.Counts, error) {
+	if st.tally != nil && st.tallySynced() {
+		return st.tally.Counts(types.NamespacedName{Namespace: l.Namespace, Name: l.Name}, now), nil
+	}
 	acts, err := st.activations(ctx, st.cache, l)
 	if err != nil {
 		return nil, err
