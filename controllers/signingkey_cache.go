@@ -65,7 +65,9 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product,
 	parsed, ok := c.unchanged(ctx, id, external)
 	if !ok {
 		secret := &corev1.Secret{}
-		if err := reader.Get(ctx, id, secret); err != nil {
+		// Read only (parsed once per resourceVersion): no copy of the key
+		// bytes per call, which the license API makes for every answer.
+		if err := reader.Get(ctx, id, secret, client.UnsafeDisableDeepCopy); err != nil {
 			if apierrors.IsNotFound(err) {
 				c.forget(id)
 				return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)

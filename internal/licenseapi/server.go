@@ -84,7 +84,9 @@ type Server struct {
 	jwks     jwksCache
 	verified verifiedTokens
 	signers  signerCache
-	handler  http.Handler
+	// evaluations memoizes each Licensee's evaluation for the second.
+	evaluations evaluations
+	handler     http.Handler
 
 	perLicensee, perAddress, failedAuth *keyedLimiter
 	inFlight                            chan struct{}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
@@ -19,7 +22,8 @@ import (
 // evaluation is a Licensee's licenses as they stand now, from its spec and
 // status (never from the caller's token): the operator's own entitlement code
 // computes the windows, and the same result as license claims lets pkg/license
-// decide states and entitlements, the rules every verifier uses.
+// decide states and entitlements, the rules every verifier uses. Its result
+// and claims are shared between requests: never change them.
 type evaluation struct {
 	licensee *licensingv1alpha1.Licensee
 	result   entitlement.Result
@@ -28,7 +32,46 @@ type evaluation struct {
 }
 
 // evaluate reads the templates of l from the cache and evaluates l at now.
+// The evaluation depends on its inputs and on the second of now only (the
+// entitlement code works in whole seconds), so it is computed once per second
+// for a Licensee whose objects did not change, and shared read-only; the
+// counts are taken fresh for every request.
 func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evaluation, error) {
+	l := c.licensee
+	templates := make([]*licensingv1alpha1.LicenseTemplate, len(l.Spec.Licenses))
+	key := evaluationKey{
+		licensee: l.UID, licenseeVersion: l.ResourceVersion, productVersion: c.productObj.ResourceVersion,
+		second: now.Unix(),
+	}
+	var versions strings.Builder
+	for i, spec := range l.Spec.Licenses {
+		t := &licensingv1alpha1.LicenseTemplate{}
+		switch err := s.peek(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}, t); {
+		case apierrors.IsNotFound(err):
+			versions.WriteString("-,")
+		case err != nil:
+			return nil, fmt.Errorf("get LicenseTemplate %s: %w", spec.TemplateRef.Name, err)
+		default:
+			templates[i] = t
+			versions.WriteString(t.ResourceVersion + ",")
+		}
+	}
+	key.templateVersions = versions.String()
+	id := client.ObjectKeyFromObject(l)
+	e, ok := s.evaluations.get(id, key)
+	if !ok {
+		e = s.evaluateAt(c, templates, now)
+		s.evaluations.put(id, key, e)
+	}
+	counts, err := s.store.counts(ctx, l, now)
+	if err != nil {
+		return nil, err
+	}
+	return &evaluation{licensee: l, result: e.result, claims: e.claims, usage: counts}, nil
+}
+
+// evaluateAt evaluates c's Licensee at now with its templates (nil: missing).
+func (s *Server) evaluateAt(c *caller, templates []*licensingv1alpha1.LicenseTemplate, now time.Time) *evaluation {
 	l := c.licensee
 	known := map[string]time.Time{}
 	for _, st := range l.Status.Licenses {
@@ -37,18 +80,14 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 		}
 	}
 	inputs := make([]entitlement.LicenseInput, 0, len(l.Spec.Licenses))
-	for _, spec := range l.Spec.Licenses {
+	for i, spec := range l.Spec.Licenses {
 		in := entitlement.LicenseInput{Spec: spec}
 		if start, ok := known[spec.Name]; ok {
 			in.KnownStart = &start
 		}
-		t := &licensingv1alpha1.LicenseTemplate{}
-		switch err := s.reader.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}, t); {
-		case apierrors.IsNotFound(err):
+		if t := templates[i]; t == nil {
 			in.Problem = fmt.Sprintf("LicenseTemplate %s does not exist", spec.TemplateRef.Name)
-		case err != nil:
-			return nil, fmt.Errorf("get LicenseTemplate %s: %w", spec.TemplateRef.Name, err)
-		default:
+		} else {
 			in.Template = &t.Spec
 			in.Problem = entitlement.LicenseProblem(spec, t, c.productObj)
 		}
@@ -62,12 +101,46 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 		Namespace: l.Namespace, Product: c.product, ProductDisplayName: c.productObj.Spec.DisplayName,
 		Licensee: l.Name, LicenseeUID: string(l.UID), LicenseeDisplayName: l.Spec.DisplayName, ExternalID: l.Spec.ExternalID,
 	}, r, now, "")
-	counts, err := s.store.counts(ctx, l, now)
-	if err != nil {
-		return nil, err
+	return e
+}
+
+// evaluationKey is everything an evaluation depends on: the Licensee (spec and
+// status), its Product (features, display name), its templates, and the second.
+type evaluationKey struct {
+	licensee                        types.UID
+	licenseeVersion, productVersion string
+	templateVersions                string // in spec order; "-" for a missing one
+	second                          int64
+}
+
+// evaluations keeps the latest evaluation of each Licensee.
+type evaluations struct {
+	mu     sync.Mutex
+	latest map[client.ObjectKey]keyedEvaluation
+}
+
+type keyedEvaluation struct {
+	key evaluationKey
+	e   *evaluation
+}
+
+// maxEvaluations bounds the memo; past it, it starts again empty.
+const maxEvaluations = 8192
+
+func (m *evaluations) get(id client.ObjectKey, key evaluationKey) (*evaluation, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	hit, ok := m.latest[id]
+	return hit.e, ok && hit.key == key
+}
+
+func (m *evaluations) put(id client.ObjectKey, key evaluationKey, e *evaluation) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.latest == nil || len(m.latest) >= maxEvaluations {
+		m.latest = map[client.ObjectKey]keyedEvaluation{}
 	}
-	e.usage = counts
-	return e, nil
+	m.latest[id] = keyedEvaluation{key: key, e: e}
 }
 
 // grant is the license named name, if it can be issued.
