@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,5 +107,19 @@ func TestKeyedLimiter(t *testing.T) {
 	}
 	if len(l.buckets) > maxBuckets {
 		t.Fatalf("%d buckets: the map must stay bounded", len(l.buckets))
+	}
+}
+
+func TestCheckNonce(t *testing.T) {
+	for _, ok := range []string{"", "n", "q1w2e3r4t5y6u7i8o9p0ASDFGHJKLZXC", "YWJj-_.~", "YWJjZA==", "a+b/c", strings.Repeat("a", license.MaxNonceLength)} {
+		if err := checkNonce(ok); err != nil {
+			t.Errorf("checkNonce(%q): %v", ok, err)
+		}
+	}
+	for _, bad := range []string{" ", "a b", "a\r\nb", "a%20b", "é", "a\x00", "a\"b", "a,b", strings.Repeat("a", license.MaxNonceLength+1)} {
+		err := checkNonce(bad)
+		if p, ok := err.(*problem); !ok || p.code != license.CodeMalformed || p.field != "nonce" {
+			t.Errorf("checkNonce(%q) = %v, want MALFORMED on nonce", bad, err)
+		}
 	}
 }
