@@ -533,6 +533,63 @@ var _ = Describe("Webhook delivery", func() {
 		}
 	})
 
+	It("delivers a renewal and a revocation with the serials they replace", func() {
+		ns := newNamespace() // with a template of its own
+		licensing(ns, "acme-db", &licensingv1alpha1.LicenseTemplate{
+			ObjectMeta: metav1.ObjectMeta{Name: "trial"},
+			Spec: licensingv1alpha1.LicenseTemplateSpec{
+				Type: licensingv1alpha1.LicenseTypeTrial, Duration: duration("1h"),
+				OnExpiry: licensingv1alpha1.ExpiryActionRevoke,
+			},
+		})
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "crm", r, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseRenewed, licensingv1alpha1.EventLicenseRevoked}
+		})
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		l := &licensingv1alpha1.Licensee{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "globex"},
+			Spec: licensingv1alpha1.LicenseeSpec{
+				ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"},
+				Licenses:   []licensingv1alpha1.LicenseSpec{{Name: "eval", TemplateRef: licensingv1alpha1.LocalObjectReference{Name: "trial"}}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		serial := func() string {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), l)).To(Succeed())
+			return l.Status.Serial
+		}
+		Eventually(serial).ShouldNot(BeEmpty())
+		first := l.Status.Serial
+
+		By("a renewal requested with the annotation")
+		Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(l), l)).To(Succeed())
+			l.Annotations = map[string]string{licensingv1alpha1.AnnotationRenew: "1"}
+			return k8sClient.Update(ctx, l)
+		})).To(Succeed())
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseRenewed, "globex")) }).Should(Equal(1))
+		renewed := r.ofType(licensingv1alpha1.EventLicenseRenewed, "globex")[0]
+		second := serial()
+		Expect(second).NotTo(Equal(first))
+		Expect(renewed.Data).To(And(HaveField("Serial", second), HaveField("PreviousSerial", first), HaveField("Reason", "RenewRequested")))
+		Expect(renewed.Event.Subject()).To(Equal(second))
+
+		By("the trial ending: onExpiry Revoke removes the token")
+		clk.Advance(l.Status.Licenses[0].ValidUntil.Sub(clk.Now()) + time.Minute)
+		poke(l)
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseRevoked, "globex")) }).Should(Equal(1))
+		revoked := r.ofType(licensingv1alpha1.EventLicenseRevoked, "globex")[0]
+		Expect(revoked.Data).To(And(HaveField("PreviousSerial", second), HaveField("Serial", "")))
+		Expect(revoked.Data.Reason).NotTo(BeEmpty())
+		Expect(revoked.Event.Subject()).To(Equal(second))
+		Expect(serial()).To(BeEmpty())
+		Expect(r.ofType(licensingv1alpha1.EventLicenseRenewed, "globex")).To(HaveLen(1), "a revocation is not a renewal")
+		Expect(r.problems()).To(BeEmpty())
+	})
+
 	It("deletes an event once it is delivered and its retention has passed", func() {
 		secret := signingSecret(ns, "signing")
 		r := newReceiver(secret, true)
