@@ -590,6 +590,32 @@ var _ = Describe("Webhook delivery", func() {
 		Expect(r.problems()).To(BeEmpty())
 	})
 
+	It("delivers to the URL a Secret holds, once that Secret exists", func() {
+		secret := signingSecret(ns, "signing")
+		r := newReceiver(secret, true)
+		DeferCleanup(r.close)
+		w := newWebhook(ns, "crm", r, "signing", func(s *licensingv1alpha1.LicenseWebhookSpec) {
+			s.URL, s.URLSecretRef = "", &licensingv1alpha1.SecretKeySelector{Name: "crm-url", Key: "url"}
+			s.Events = []licensingv1alpha1.EventType{licensingv1alpha1.EventLicenseIssued}
+		})
+		Eventually(webhookReady(w)).Should(Equal("False/SecretNotFound"))
+		newLicensee(ns, "globex", "acme-db", nil)
+		Eventually(func() int32 { return webhookStatus(w)().Pending }).Should(BeNumerically(">=", 1))
+
+		url := r.server.URL + "/hooks/kubelicense?token=crm-credential"
+		Expect(k8sClient.Create(ctx, &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "crm-url"},
+			Data:       map[string][]byte{"url": []byte(url)},
+		})).To(Succeed())
+		Eventually(webhookReady(w)).Should(Equal("True/Reconciled"))
+		Eventually(func() int { return len(r.ofType(licensingv1alpha1.EventLicenseIssued, "globex")) }).Should(Equal(1))
+		Expect(r.got()[0].Query).To(Equal("token=crm-credential"), "the URL of the Secret, query included")
+		Expect(r.problems()).To(BeEmpty())
+		got := &licensingv1alpha1.LicenseWebhook{}
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(w), got)).To(Succeed())
+		Expect(got.Spec.URL).To(BeEmpty())
+	})
+
 	It("deletes an event once it is delivered and its retention has passed", func() {
 		secret := signingSecret(ns, "signing")
 		r := newReceiver(secret, true)

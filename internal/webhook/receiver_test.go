@@ -26,6 +26,7 @@ import (
 // delivery is one request a receiver got, checked.
 type delivery struct {
 	ID, Timestamp string
+	Query         string // the request URL's raw query
 	Event         cloudevents.Event
 	Data          licensingv1alpha1.LicenseEventData
 	Problems      []string // what was wrong with it; empty when every check passed
@@ -101,7 +102,7 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *receiver) check(req *http.Request, body []byte, readErr error) delivery {
-	d := delivery{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp")}
+	d := delivery{ID: req.Header.Get("webhook-id"), Timestamp: req.Header.Get("webhook-timestamp"), Query: req.URL.RawQuery}
 	fail := func(format string, args ...any) { d.Problems = append(d.Problems, fmt.Sprintf(format, args...)) }
 	if readErr != nil {
 		fail("read body: %v", readErr)
