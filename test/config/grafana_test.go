@@ -186,8 +186,8 @@ func checkMetricNames(t *testing.T, where, expr string, known map[string]bool) {
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 
 // servedMetrics are the names the collector describes plus those the license
-// API declares (its collectors are unexported, so they are read from the Name
-// fields of internal/licenseapi/metrics.go).
+// API and the webhook deliveries declare (read from the Name fields of their
+// metrics.go: the license API's collectors are unexported).
 func servedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	known := map[string]bool{}
@@ -200,12 +200,29 @@ func servedMetrics(t *testing.T) map[string]bool {
 		}
 		known[m[1]] = true
 	}
-	path := filepath.Join(testenv.RepoRoot(), "internal", "licenseapi", "metrics.go")
+	for pkg, want := range map[string]string{
+		"licenseapi": "kubelicense_license_api_requests_total",
+		"webhook":    "kubelicense_webhook_deliveries_total",
+	} {
+		names := metricNamesDeclared(t, filepath.Join(testenv.RepoRoot(), "internal", pkg, "metrics.go"))
+		if !slices.Contains(names, want) {
+			t.Fatalf("found no %s in internal/%s/metrics.go (got %v)", want, pkg, names)
+		}
+		for _, n := range names {
+			known[n] = true
+		}
+	}
+	return known
+}
+
+// metricNamesDeclared are the string literals given as Name in the Go file at path.
+func metricNamesDeclared(t *testing.T, path string) []string {
+	t.Helper()
 	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var api []string
+	var names []string
 	ast.Inspect(f, func(n ast.Node) bool {
 		kv, ok := n.(*ast.KeyValueExpr)
 		if !ok {
@@ -214,17 +231,11 @@ func servedMetrics(t *testing.T) map[string]bool {
 		if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Name" {
 			if lit, ok := kv.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 				if s, err := strconv.Unquote(lit.Value); err == nil {
-					api = append(api, s)
+					names = append(names, s)
 				}
 			}
 		}
 		return true
 	})
-	if !slices.Contains(api, "kubelicense_license_api_requests_total") {
-		t.Fatalf("found no license API metrics in %s (got %v)", path, api)
-	}
-	for _, n := range api {
-		known[n] = true
-	}
-	return known
+	return names
 }
