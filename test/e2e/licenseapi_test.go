@@ -156,27 +156,8 @@ var _ = Describe("the license API of the manager binary, called from another pro
 		Eventually(manager.log).Should(ContainSubstring("Successfully acquired lease"), "the manager is the leader")
 
 		By("a request whose body is not sent yet: the server waits in the handler")
-		token, err := os.ReadFile(filepath.Join(files, "license.jwt"))
-		Expect(err).NotTo(HaveOccurred())
-		ca, err := os.ReadFile(filepath.Join(files, "ca.crt"))
-		Expect(err).NotTo(HaveOccurred())
-		pool := x509.NewCertPool()
-		Expect(pool.AppendCertsFromPEM(ca)).To(BeTrue())
-		conn, err := tls.Dial("tcp", licenseAPIAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
-		Expect(err).NotTo(HaveOccurred())
+		conn, reader, body := requestInFlight()
 		defer conn.Close()
-		body := `{"nonce":"in-flight"}`
-		_, err = fmt.Fprintf(conn, "POST /v1/validate HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
-			licenseAPIAddr, token, len(body))
-		Expect(err).NotTo(HaveOccurred())
-		reader := bufio.NewReader(conn)
-		// The server says 100 Continue when the handler starts reading the body:
-		// from then on the request is in flight.
-		line, err := reader.ReadString('\n')
-		Expect(err).NotTo(HaveOccurred())
-		Expect(line).To(HavePrefix("HTTP/1.1 100"))
-		_, err = reader.ReadString('\n') // the blank line after it
-		Expect(err).NotTo(HaveOccurred())
 
 		Expect(manager.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
 		Eventually(func() error { // the listener closes: no new connections
@@ -188,7 +169,7 @@ var _ = Describe("the license API of the manager binary, called from another pro
 			return nil
 		}).Should(Succeed())
 
-		_, err = io.WriteString(conn, body)
+		_, err := io.WriteString(conn, body)
 		Expect(err).NotTo(HaveOccurred())
 		resp, err := http.ReadResponse(reader, nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -206,7 +187,55 @@ var _ = Describe("the license API of the manager binary, called from another pro
 		Eventually(manager.log).WithTimeout(10*time.Second).Should(ContainSubstring("Successfully acquired lease"),
 			"released, so the next manager leads without waiting out the lease")
 	})
+
+	It("cuts a request that outlasts the shutdown bound, and exits", func() {
+		manager.stop()
+		// The license API's bound is two thirds of the timeout: 2s, well within
+		// the server's 10s read timeout, which would otherwise answer the request.
+		manager = startManager("manager-short-shutdown", "--graceful-shutdown-timeout=3s")
+		Eventually(manager.log).Should(ContainSubstring("serving the license API"))
+
+		conn, reader, _ := requestInFlight() // its body never comes
+		defer conn.Close()
+		Expect(manager.cmd.Process.Signal(syscall.SIGTERM)).To(Succeed())
+		Eventually(manager.done).Should(BeClosed(), "the manager exits with the request still in flight")
+		Expect(manager.log()).To(ContainSubstring("license API: shut down: context deadline exceeded"))
+		fmt.Fprintf(GinkgoWriter, "the manager %s\n", manager.state())
+		_, err := http.ReadResponse(reader, nil)
+		Expect(err).To(HaveOccurred(), "the request was cut, not answered")
+
+		manager = startManager("manager-after-bound")
+		Eventually(manager.log).Should(ContainSubstring("Successfully acquired lease"))
+	})
 })
+
+// requestInFlight opens a connection to the license API and sends a validate
+// request whose body it withholds: once the server says 100 Continue, the
+// handler waits for the body, the request in flight. It returns the
+// connection, its reader and the body to send.
+func requestInFlight() (*tls.Conn, *bufio.Reader, string) {
+	GinkgoHelper()
+	files := filepath.Join(workDir, "online-client")
+	token, err := os.ReadFile(filepath.Join(files, "license.jwt"))
+	Expect(err).NotTo(HaveOccurred())
+	ca, err := os.ReadFile(filepath.Join(files, "ca.crt"))
+	Expect(err).NotTo(HaveOccurred())
+	pool := x509.NewCertPool()
+	Expect(pool.AppendCertsFromPEM(ca)).To(BeTrue())
+	conn, err := tls.Dial("tcp", licenseAPIAddr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	Expect(err).NotTo(HaveOccurred())
+	body := `{"nonce":"in-flight"}`
+	_, err = fmt.Fprintf(conn, "POST /v1/validate HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		licenseAPIAddr, token, len(body))
+	Expect(err).NotTo(HaveOccurred())
+	reader := bufio.NewReader(conn)
+	line, err := reader.ReadString('\n')
+	Expect(err).NotTo(HaveOccurred())
+	Expect(line).To(HavePrefix("HTTP/1.1 100"))
+	_, err = reader.ReadString('\n') // the blank line after it
+	Expect(err).NotTo(HaveOccurred())
+	return conn, reader, body
+}
 
 func decodeBase64(s string) []byte {
 	GinkgoHelper()

@@ -241,14 +241,16 @@ func mustKubectl(args ...string) string {
 	return out
 }
 
-// startManager starts the manager binary, serving the license API on licenseAPIAddr.
-func startManager(name string) *process {
+// startManager starts the manager binary, serving the license API on
+// licenseAPIAddr, with the extra flags given.
+func startManager(name string, extra ...string) *process {
 	GinkgoHelper()
 	// Leader election as in a cluster, with short timings so that a manager
 	// restarted after a SIGKILL takes over within seconds.
-	return startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
-		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address="+licenseAPIAddr,
-		"--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s")
+	return startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin, append([]string{
+		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address=" + licenseAPIAddr,
+		"--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s",
+	}, extra...)...)
 }
 
 // kill ends the process at once (SIGKILL): nothing of it runs on the way out.
