@@ -31,8 +31,10 @@ import (
 // Writing copies into any namespace needs cluster-wide write and delete on
 // Secrets and ConfigMaps; the opt-in label is checked here, since RBAC cannot
 // make a write depend on a label of the namespace. Namespaces are read as
-// metadata only.
+// metadata only. The finalizer that removes the copies is patched onto the
+// Licensee itself, hence patch on licensees.
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=licensees,verbs=patch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;patch;delete
 

@@ -15,7 +15,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -70,7 +69,9 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 
-	mgrCfg := rest.CopyConfig(cfg)
+	// The manager holds only the permissions the deployed one gets.
+	mgrCfg, err := testenv.AsManager(ctx, cfg)
+	Expect(err).NotTo(HaveOccurred())
 	mgrCfg.Wrap(requests.Wrap)
 	mgrCfg.Wrap(forbidden.Wrap)
 	startManager = func() (stop func()) {
