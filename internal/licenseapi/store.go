@@ -24,6 +24,12 @@ import (
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
+// The license API's own writes: seats are created, renewed (update), taken
+// over (update) and released (delete); activations created and deleted. Reads
+// come from the manager's cache and, where it may lag, the API server.
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=seatleases,verbs=get;list;watch;create;update;delete
+// +kubebuilder:rbac:groups=licensing.kubelicense.io,resources=activations,verbs=get;list;watch;create;delete
+
 // IndexLicensee indexes Activations and SeatLeases by the name of their Licensee.
 const IndexLicensee = "spec.licenseeRef.name"
 

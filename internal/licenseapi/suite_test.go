@@ -41,16 +41,17 @@ import (
 // with its own cache and clients: two replicas on one state.
 
 var (
-	env       *envtest.Environment
-	cfg       *rest.Config
-	k8sClient client.Client
-	ctx       context.Context
-	cancel    context.CancelFunc
-	clk       = &testenv.ShiftedClock{}
-	serverTLS *tls.Config
-	caPool    *x509.CertPool
-	apiA      *replica // with the controllers
-	apiB      *replica // the license API alone
+	env        *envtest.Environment
+	cfg        *rest.Config
+	managerCfg *rest.Config // cfg as the manager's generated role
+	k8sClient  client.Client
+	ctx        context.Context
+	cancel     context.CancelFunc
+	clk        = &testenv.ShiftedClock{}
+	serverTLS  *tls.Config
+	caPool     *x509.CertPool
+	apiA       *replica // with the controllers
+	apiB       *replica // the license API alone
 )
 
 func TestLicenseAPI(t *testing.T) {
@@ -73,6 +74,9 @@ var _ = BeforeSuite(func() {
 	k8sClient, err = client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	Expect(err).NotTo(HaveOccurred())
 	serverTLS, caPool = testTLS()
+	// The replicas act with exactly the permissions the markers generate.
+	managerCfg, err = testenv.AsManager(ctx, cfg)
+	Expect(err).NotTo(HaveOccurred())
 
 	apiA = startReplica(true, licenseapi.Options{})
 	apiB = startReplica(false, licenseapi.Options{})
@@ -97,7 +101,7 @@ func (r *replica) url() string { return "https://" + r.server.Addr() }
 // startReplica starts a manager with its own cache and clients, serving the
 // license API on 127.0.0.1 (and the controllers, with controllers).
 func startReplica(withControllers bool, o licenseapi.Options) *replica {
-	mgr, err := ctrl.NewManager(rest.CopyConfig(cfg), ctrl.Options{
+	mgr, err := ctrl.NewManager(rest.CopyConfig(managerCfg), ctrl.Options{
 		Scheme:  scheme.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		Cache:   controllers.CacheOptions(),
