@@ -35,7 +35,7 @@ type replicaProcess struct {
 func startReplicaProcess(name string) *replicaProcess {
 	GinkgoHelper()
 	r := &replicaProcess{apiAddr: freeLocalAddr(), metricsAddr: freeLocalAddr()}
-	r.process = startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin,
+	r.process = startProcess(name, []string{"KUBECONFIG=" + managerKubeconfigPath}, managerBin,
 		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address="+r.metricsAddr, "--metrics-secure=false",
 		"--license-api-bind-address="+r.apiAddr, "--license-api-rate-per-address=1000", "--license-api-burst-per-address=2000",
 		"--license-api-rate-per-licensee=1000", "--license-api-burst-per-licensee=2000",

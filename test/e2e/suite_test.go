@@ -31,8 +31,10 @@ var (
 	agentBin       string
 	apiClientBin   string
 	kubeconfigPath string
-	env            *envtest.Environment
-	clientset      *kubernetes.Clientset
+	// managerKubeconfigPath impersonates the manager's service account roles.
+	managerKubeconfigPath string
+	env                   *envtest.Environment
+	clientset             *kubernetes.Clientset
 	// processes are stopped in reverse order in AfterSuite.
 	processes []*process
 	// manager is the manager process; licenseAPIAddr where it serves the license API.
@@ -82,6 +84,12 @@ var _ = BeforeSuite(func() {
 	By("starting the manager, with the license API")
 	// Its CA and certificate go to the manager's namespace, as in a cluster.
 	mustKubectl("create", "namespace", "kubelicense-system")
+	// The manager acts with the permissions an install gives it (the roles
+	// generated from the markers), not as the admin kubectl uses.
+	managerKubeconfig, err := testenv.ManagerKubeconfig(context.Background(), cfg, env.KubeConfig, "kubelicense-system")
+	Expect(err).NotTo(HaveOccurred())
+	managerKubeconfigPath = filepath.Join(workDir, "manager.kubeconfig")
+	Expect(os.WriteFile(managerKubeconfigPath, managerKubeconfig, 0o600)).To(Succeed())
 	licenseAPIAddr = freeLocalAddr()
 	manager = startManager("manager")
 })
@@ -247,7 +255,7 @@ func startManager(name string, extra ...string) *process {
 	GinkgoHelper()
 	// Leader election as in a cluster, with short timings so that a manager
 	// restarted after a SIGKILL takes over within seconds.
-	return startProcess(name, []string{"KUBECONFIG=" + kubeconfigPath}, managerBin, append([]string{
+	return startProcess(name, []string{"KUBECONFIG=" + managerKubeconfigPath}, managerBin, append([]string{
 		"--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=0", "--license-api-bind-address=" + licenseAPIAddr,
 		"--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=1s",
 	}, extra...)...)
