@@ -69,8 +69,9 @@ func (s *Server) finish(x *exchange) {
 	if code == "" {
 		code = "NONE"
 	}
-	requestsTotal.WithLabelValues(x.endpoint, code).Inc()
-	requestDuration.WithLabelValues(x.endpoint).Observe(s.clock.Since(x.now).Seconds())
+	m := metricsOf(x.endpoint)
+	m.requests(code).Inc()
+	m.duration.Observe(s.clock.Since(x.now).Seconds())
 }
 
 // public serves a route that needs no token (404, 405), still rate-limited by address.

@@ -1,6 +1,8 @@
 package licenseapi
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
@@ -25,4 +27,34 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(requestsTotal, requestDuration, rateLimitedTotal)
+}
+
+// endpointMetrics are one endpoint's series, looked up once: the label lookup
+// of the vectors on every request was a measurable part of a validation.
+type endpointMetrics struct {
+	duration prometheus.Observer
+	byCode   sync.Map // code → prometheus.Counter
+	endpoint string
+}
+
+var metricsByEndpoint sync.Map // endpoint → *endpointMetrics
+
+// metricsOf is the series of endpoint (a route pattern: a bounded set).
+func metricsOf(endpoint string) *endpointMetrics {
+	if m, ok := metricsByEndpoint.Load(endpoint); ok {
+		return m.(*endpointMetrics)
+	}
+	m, _ := metricsByEndpoint.LoadOrStore(endpoint, &endpointMetrics{
+		endpoint: endpoint, duration: requestDuration.WithLabelValues(endpoint),
+	})
+	return m.(*endpointMetrics)
+}
+
+// requests is the counter of answers with code (a contract code: bounded).
+func (m *endpointMetrics) requests(code string) prometheus.Counter {
+	if c, ok := m.byCode.Load(code); ok {
+		return c.(prometheus.Counter)
+	}
+	c, _ := m.byCode.LoadOrStore(code, requestsTotal.WithLabelValues(m.endpoint, code))
+	return c.(prometheus.Counter)
 }

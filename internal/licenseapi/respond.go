@@ -62,8 +62,8 @@ func (s *Server) reply(x *exchange, status int, code license.Code, v any) {
 		body = []byte(`{"code":"UNAVAILABLE","message":"the answer could not be encoded"}`)
 	}
 	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	// Shared, never-changed values: net/http only reads them.
+	h["Content-Type"], h["Cache-Control"] = contentTypeJSON, cacheControlNoStore
 	if x.caller != nil {
 		sig, err := s.sign(x.caller, body)
 		if err != nil {
@@ -79,6 +79,11 @@ func (s *Server) reply(x *exchange, status int, code license.Code, v any) {
 	x.w.WriteHeader(status)
 	_, _ = x.w.Write(body)
 }
+
+var (
+	contentTypeJSON     = []string{"application/json"}
+	cacheControlNoStore = []string{"no-store"}
+)
 
 // fail writes p as a Problem answer (signed when the caller is authenticated).
 func (s *Server) fail(x *exchange, p *problem) {

@@ -43,20 +43,20 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 		licensee: l.UID, licenseeVersion: l.ResourceVersion, productVersion: c.productObj.ResourceVersion,
 		second: now.Unix(),
 	}
-	var versions strings.Builder
+	versions := make([]string, len(l.Spec.Licenses))
 	for i, spec := range l.Spec.Licenses {
 		t := &licensingv1alpha1.LicenseTemplate{}
 		switch err := s.peek(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}, t); {
 		case apierrors.IsNotFound(err):
-			versions.WriteString("-,")
+			versions[i] = "-"
 		case err != nil:
 			return nil, fmt.Errorf("get LicenseTemplate %s: %w", spec.TemplateRef.Name, err)
 		default:
 			templates[i] = t
-			versions.WriteString(t.ResourceVersion + ",")
+			versions[i] = t.ResourceVersion
 		}
 	}
-	key.templateVersions = versions.String()
+	key.templateVersions = strings.Join(versions, ",") // one license: no copy
 	id := client.ObjectKeyFromObject(l)
 	e, ok := s.evaluations.get(id, key)
 	if !ok {
