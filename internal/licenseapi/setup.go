@@ -69,10 +69,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	return s, nil
 }
 
-// countFrom feeds the server's counts of seats and activations from the
-// informers of informers, which must be the cache the server reads.
+// countFrom feeds the server's counts of seats and activations, and its record
+// of its own lease writes the cache has not seen, from the informers of
+// informers, which must be the cache the server reads.
 func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error {
-	tally := &usage.Tally{}
+	tally, recent := &usage.Tally{}, &recentLeases{}
 	var synced []toolscache.ResourceEventHandlerRegistration
 	for _, obj := range []client.Object{&licensingv1alpha1.Activation{}, &licensingv1alpha1.SeatLease{}} {
 		inf, err := informers.GetInformer(ctx, obj)
@@ -84,7 +85,13 @@ func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error
 			return fmt.Errorf("count %T: %w", obj, err)
 		}
 		synced = append(synced, reg)
+		if _, ok := obj.(*licensingv1alpha1.SeatLease); ok {
+			if _, err := inf.AddEventHandler(recent.handler()); err != nil {
+				return fmt.Errorf("follow %T: %w", obj, err)
+			}
+		}
 	}
+	s.store.recent = recent
 	s.store.tally = tally
 	s.store.tallySynced = func() bool {
 		for _, reg := range synced {

@@ -50,6 +50,61 @@ type store struct {
 	// with New alone): a count then costs no list of the licensee's leases.
 	tally       *usage.Tally
 	tallySynced func() bool
+	// recent overlays the cache with this replica's own lease writes it has
+	// not seen yet (nil: not wired, as with New alone).
+	recent *recentLeases
+}
+
+// getLease reads lease key from r; from the cache, as this replica last wrote
+// it while the cache has not caught up.
+func (st *store) getLease(ctx context.Context, r client.Reader, key client.ObjectKey, out *licensingv1alpha1.SeatLease) error {
+	if r == st.cache {
+		if e, ok := st.recent.get(key); ok {
+			if e.lease == nil {
+				return apierrors.NewNotFound(licensingv1alpha1.GroupVersion.WithResource("seatleases").GroupResource(), key.Name)
+			}
+			e.lease.DeepCopyInto(out)
+			return nil
+		}
+	}
+	return r.Get(ctx, key, out)
+}
+
+// cachedLeases are l's leases in the cache, overlaid with this replica's own
+// writes the cache has not seen yet.
+func (st *store) cachedLeases(ctx context.Context, l *licensingv1alpha1.Licensee) ([]licensingv1alpha1.SeatLease, error) {
+	list, err := st.leases(ctx, st.cache, l)
+	if err != nil || st.recent == nil {
+		return list, err
+	}
+	overlay := map[string]recentLease{}
+	st.recent.ofLicensee(l.Namespace, l.Name, func(k types.NamespacedName, e recentLease) { overlay[k.Name] = e })
+	return overlayLeases(list, overlay), nil
+}
+
+// overlayLeases is list with the entries of overlay (by object name) in place
+// of what list has: a newer copy, a lease gone, or one list does not have yet.
+func overlayLeases(list []licensingv1alpha1.SeatLease, overlay map[string]recentLease) []licensingv1alpha1.SeatLease {
+	if len(overlay) == 0 {
+		return list
+	}
+	out := make([]licensingv1alpha1.SeatLease, 0, len(list)+len(overlay))
+	for i := range list {
+		e, ok := overlay[list[i].Name]
+		switch {
+		case !ok:
+			out = append(out, list[i])
+		case e.lease != nil:
+			out = append(out, *e.lease)
+		}
+		delete(overlay, list[i].Name)
+	}
+	for _, e := range overlay {
+		if e.lease != nil { // created here, not in the cache yet
+			out = append(out, *e.lease)
+		}
+	}
+	return out
 }
 
 // counts are the held seat leases and the activations of every license of l.
@@ -234,7 +289,13 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 	alive := int32(0)
 	// The cache may lag a release: a full license is confirmed live.
 	for _, r := range []client.Reader{st.cache, st.live} {
-		list, err := st.leases(ctx, r, l)
+		var list []licensingv1alpha1.SeatLease
+		var err error
+		if r == st.cache {
+			list, err = st.cachedLeases(ctx, l)
+		} else {
+			list, err = st.leases(ctx, r, l)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -299,6 +360,7 @@ func (st *store) trySlot(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			s := newLease(l, lic, slot, holder, ttl, now)
 			err := st.write.Create(ctx, s)
 			if err == nil {
+				st.recent.wrote(s)
 				return &seatClaim{lease: s, created: true}, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
@@ -318,6 +380,7 @@ func (st *store) trySlot(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			taken.Spec = fresh.Spec
 			err := st.write.Update(ctx, taken)
 			if err == nil {
+				st.recent.wrote(taken)
 				return &seatClaim{lease: taken, created: true}, nil
 			}
 			if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
@@ -368,7 +431,7 @@ func (st *store) renew(ctx context.Context, namespace, name, leaseID string, ttl
 	}
 	for _, r := range []client.Reader{st.cache, st.live, st.live, st.live} {
 		current := &licensingv1alpha1.SeatLease{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
+		if err := st.getLease(ctx, r, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
 			if apierrors.IsNotFound(err) {
 				if r == st.cache {
 					continue // maybe created on another replica a moment ago
@@ -393,6 +456,7 @@ func (st *store) renew(ctx context.Context, namespace, name, leaseID string, ttl
 		}
 		err := st.write.Update(ctx, renewed)
 		if err == nil {
+			st.recent.wrote(renewed)
 			return renewed, nil
 		}
 		if !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
@@ -406,7 +470,7 @@ func (st *store) renew(ctx context.Context, namespace, name, leaseID string, ttl
 func (st *store) release(ctx context.Context, namespace, name, leaseID string) (*licensingv1alpha1.SeatLease, error) {
 	for _, r := range []client.Reader{st.cache, st.live, st.live} {
 		current := &licensingv1alpha1.SeatLease{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
+		if err := st.getLease(ctx, r, client.ObjectKey{Namespace: namespace, Name: name}, current); err != nil {
 			if apierrors.IsNotFound(err) {
 				if r == st.cache {
 					continue
@@ -424,6 +488,7 @@ func (st *store) release(ctx context.Context, namespace, name, leaseID string) (
 		rv := current.ResourceVersion
 		err := st.write.Delete(ctx, current, client.Preconditions{UID: &current.UID, ResourceVersion: &rv})
 		if err == nil || apierrors.IsNotFound(err) {
+			st.recent.deleted(current)
 			return current, nil
 		}
 		if !apierrors.IsConflict(err) {

@@ -1,0 +1,132 @@
+package licenseapi
+
+import (
+	"strconv"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+)
+
+// recentLeases remembers the SeatLeases this replica wrote (created, renewed,
+// taken over, deleted) until its cache has seen them. A seat released a moment
+// after it was acquired, or renewed twice within the cache's lag, is then read
+// as this replica last wrote it instead of as the cache still has it, which
+// cost a conflict, a live read and a second write. Reads through it are
+// hints like the cache's: every write still carries the resourceVersion (or
+// uid and resourceVersion) it read, so a lease another replica changed
+// meanwhile conflicts and is read live as before.
+type recentLeases struct {
+	mu sync.Mutex
+	m  map[types.NamespacedName]recentLease
+}
+
+type recentLease struct {
+	lease *licensingv1alpha1.SeatLease // nil: deleted by this replica
+	rv    string                       // written, or deleted at
+}
+
+// maxRecentLeases bounds the map; entries leave it as the cache catches up,
+// so only a cache that stopped would fill it (it then starts again empty).
+const maxRecentLeases = 4096
+
+func leaseKey(s *licensingv1alpha1.SeatLease) types.NamespacedName {
+	return types.NamespacedName{Namespace: s.Namespace, Name: s.Name}
+}
+
+func (r *recentLeases) put(key types.NamespacedName, e recentLease) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil || len(r.m) >= maxRecentLeases {
+		r.m = map[types.NamespacedName]recentLease{}
+	}
+	r.m[key] = e
+}
+
+// wrote records s as created or updated by this replica.
+func (r *recentLeases) wrote(s *licensingv1alpha1.SeatLease) {
+	if r != nil {
+		r.put(leaseKey(s), recentLease{lease: s.DeepCopy(), rv: s.ResourceVersion})
+	}
+}
+
+// deleted records s, at its resourceVersion, as deleted by this replica.
+func (r *recentLeases) deleted(s *licensingv1alpha1.SeatLease) {
+	if r != nil {
+		r.put(leaseKey(s), recentLease{rv: s.ResourceVersion})
+	}
+}
+
+// get is what this replica last wrote of key, if the cache has not seen it yet.
+func (r *recentLeases) get(key types.NamespacedName) (recentLease, bool) {
+	if r == nil {
+		return recentLease{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[key]
+	return e, ok
+}
+
+// ofLicensee are the entries of Licensee name in namespace.
+func (r *recentLeases) ofLicensee(namespace, name string, each func(types.NamespacedName, recentLease)) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	var found []types.NamespacedName
+	var entries []recentLease
+	for k, e := range r.m {
+		if k.Namespace == namespace && (e.lease == nil || e.lease.Spec.LicenseeRef.Name == name) {
+			found, entries = append(found, k), append(entries, e)
+		}
+	}
+	r.mu.Unlock()
+	for i := range found {
+		each(found[i], entries[i])
+	}
+}
+
+// seen drops the entry of a lease the cache now has at our version or later.
+// Versions that are not decimal integers (the API server's are, and are
+// comparable) are treated as newer: the cache is then believed, as before.
+func (r *recentLeases) seen(obj any) {
+	s, ok := obj.(*licensingv1alpha1.SeatLease)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e, ok := r.m[leaseKey(s)]
+	if !ok {
+		return
+	}
+	ours, err1 := strconv.ParseUint(e.rv, 10, 64)
+	theirs, err2 := strconv.ParseUint(s.ResourceVersion, 10, 64)
+	if err1 != nil || err2 != nil || theirs > ours || (theirs == ours && e.lease != nil) {
+		delete(r.m, leaseKey(s))
+	}
+}
+
+// gone drops the entry of a lease the cache saw deleted.
+func (r *recentLeases) gone(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	if s, ok := obj.(*licensingv1alpha1.SeatLease); ok {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		delete(r.m, leaseKey(s))
+	}
+}
+
+// handler feeds r from the cache's SeatLease informer.
+func (r *recentLeases) handler() toolscache.ResourceEventHandler {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    r.seen,
+		UpdateFunc: func(_, obj any) { r.seen(obj) },
+		DeleteFunc: r.gone,
+	}
+}

@@ -1,0 +1,86 @@
+package licenseapi
+
+import (
+	"slices"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+)
+
+func seatLease(name, rv, holder string) *licensingv1alpha1.SeatLease {
+	return &licensingv1alpha1.SeatLease{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "vendor", Name: name, ResourceVersion: rv},
+		Spec:       licensingv1alpha1.SeatLeaseSpec{LicenseeRef: licensingv1alpha1.LocalObjectReference{Name: "shop"}, Holder: holder},
+	}
+}
+
+// An entry lasts until the cache has the lease at the version written (or
+// later), or saw it deleted; a version that is not a number ends it at once.
+func TestRecentLeasesLastUntilTheCacheCatchesUp(t *testing.T) {
+	key := types.NamespacedName{Namespace: "vendor", Name: "shop-main-0"}
+	var r recentLeases
+	r.wrote(seatLease(key.Name, "20", "pod-a"))
+	for _, cached := range []string{"10", "19"} {
+		r.seen(seatLease(key.Name, cached, "pod-a"))
+		if e, ok := r.get(key); !ok || e.lease.Spec.Holder != "pod-a" {
+			t.Fatalf("written at 20, cache at %s: entry %+v, %t; want kept", cached, e, ok)
+		}
+	}
+	r.seen(seatLease(key.Name, "20", "pod-a"))
+	if _, ok := r.get(key); ok {
+		t.Fatal("cache at the version written: entry kept")
+	}
+
+	r.deleted(seatLease(key.Name, "30", "pod-a"))
+	r.seen(seatLease(key.Name, "30", "pod-a")) // the cache still has it as deleted
+	if e, ok := r.get(key); !ok || e.lease != nil {
+		t.Fatalf("deleted at 30, cache at 30: entry %+v, %t; want a deletion kept", e, ok)
+	}
+	r.gone(toolscache.DeletedFinalStateUnknown{Obj: seatLease(key.Name, "30", "pod-a")})
+	if _, ok := r.get(key); ok {
+		t.Fatal("cache saw the delete: entry kept")
+	}
+
+	r.deleted(seatLease(key.Name, "40", "pod-a"))
+	r.seen(seatLease(key.Name, "41", "pod-b")) // created again by another replica
+	if _, ok := r.get(key); ok {
+		t.Fatal("re-created elsewhere after our delete: entry kept")
+	}
+
+	r.wrote(seatLease(key.Name, "50", "pod-a"))
+	r.seen(seatLease(key.Name, "not-a-number", "pod-a"))
+	if _, ok := r.get(key); ok {
+		t.Fatal("a version that is not a number: entry kept")
+	}
+
+	for i := range maxRecentLeases + 1 {
+		r.wrote(seatLease(string(rune('a'+i%26))+key.Name+string(rune(i)), "1", "x"))
+	}
+	if n := len(r.m); n > maxRecentLeases {
+		t.Fatalf("%d entries, bound %d", n, maxRecentLeases)
+	}
+}
+
+func TestOverlayLeases(t *testing.T) {
+	list := []licensingv1alpha1.SeatLease{*seatLease("s0", "10", "pod-a"), *seatLease("s1", "11", "pod-b"), *seatLease("s2", "12", "pod-c")}
+	got := overlayLeases(list, map[string]recentLease{
+		"s0": {lease: seatLease("s0", "20", "pod-a2"), rv: "20"}, // renewed or taken over here
+		"s1": {rv: "21"},                                        // released here
+		"s3": {lease: seatLease("s3", "22", "pod-d"), rv: "22"}, // acquired here
+	})
+	var holders []string
+	for _, s := range got {
+		holders = append(holders, s.Name+"="+s.Spec.Holder)
+	}
+	slices.Sort(holders)
+	if want := []string{"s0=pod-a2", "s2=pod-c", "s3=pod-d"}; !slices.Equal(holders, want) {
+		t.Fatalf("overlaid %v, want %v", holders, want)
+	}
+	if len(overlayLeases(list, nil)) != 3 {
+		t.Fatal("no overlay changed the list")
+	}
+}
