@@ -69,8 +69,8 @@ func TestOverlayLeases(t *testing.T) {
 	list := []licensingv1alpha1.SeatLease{*seatLease("s0", "10", "pod-a"), *seatLease("s1", "11", "pod-b"), *seatLease("s2", "12", "pod-c")}
 	got := overlayLeases(list, map[string]recentLease{
 		"s0": {lease: seatLease("s0", "20", "pod-a2"), rv: "20"}, // renewed or taken over here
-		"s1": {rv: "21"},                                        // released here
-		"s3": {lease: seatLease("s3", "22", "pod-d"), rv: "22"}, // acquired here
+		"s1": {rv: "21"},                                         // released here
+		"s3": {lease: seatLease("s3", "22", "pod-d"), rv: "22"},  // acquired here
 	})
 	var holders []string
 	for _, s := range got {
