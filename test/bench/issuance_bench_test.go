@@ -289,27 +289,32 @@ func (e *benchEnv) start(b *testing.B, n int, name string, workers int, setup se
 
 // createLicensees creates licensee-00000 ... in namespace from creators() clients at once.
 func createLicensees(ctx context.Context, b *testing.B, c client.Client, namespace string, n int, spec licenseSpecFunc) {
+	createInParallel(ctx, b, c, n, func(i int) client.Object {
+		return &licensingv1alpha1.Licensee{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("licensee-%05d", i)},
+			Spec: licensingv1alpha1.LicenseeSpec{
+				ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"},
+				Licenses:   []licensingv1alpha1.LicenseSpec{spec(i)},
+			},
+		}
+	})
+}
+
+// createInParallel creates object(0) ... object(n-1) from creators() clients
+// at once, as a platform team's import would; the first error fails b.
+func createInParallel(ctx context.Context, b *testing.B, c client.Client, n int, object func(i int) client.Object) {
 	var wg sync.WaitGroup
 	errs := make(chan error, creators())
 	next := make(chan int)
 	for range creators() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range next {
-				err := c.Create(ctx, &licensingv1alpha1.Licensee{
-					ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("licensee-%05d", i)},
-					Spec: licensingv1alpha1.LicenseeSpec{
-						ProductRef: licensingv1alpha1.LocalObjectReference{Name: "acme-db"},
-						Licenses:   []licensingv1alpha1.LicenseSpec{spec(i)},
-					},
-				})
-				if err != nil {
+				if err := c.Create(ctx, object(i)); err != nil {
 					errs <- err
 					return
 				}
 			}
-		}()
+		})
 	}
 	for i := range n {
 		next <- i

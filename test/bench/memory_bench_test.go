@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -133,34 +132,12 @@ func createUnrelatedSecrets(ctx context.Context, b *testing.B, c client.Client, 
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-unrelated-"}}
 	must(b, c.Create(ctx, ns))
 	payload := bytes.Repeat([]byte("u"), 512<<10)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	errs := make(chan error, creators())
-	for range creators() {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				s := &corev1.Secret{
-					ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("unrelated-%05d", i), Labels: map[string]string{"app": "someone-else"}},
-					Data:       map[string][]byte{"blob": payload},
-				}
-				if err := c.Create(ctx, s); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	for i := range m {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
+	createInParallel(ctx, b, c, m, func(i int) client.Object {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns.Name, Name: fmt.Sprintf("unrelated-%05d", i), Labels: map[string]string{"app": "someone-else"}},
+			Data:       map[string][]byte{"blob": payload},
+		}
+	})
 }
 
 // versions are the resourceVersions of the Licensees and Secrets in namespace.
