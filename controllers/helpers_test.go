@@ -7,7 +7,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"time"
 
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
@@ -18,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
 func product(ns, name string, mutate ...func(*licensingv1alpha1.Product)) *licensingv1alpha1.Product {
@@ -139,14 +139,7 @@ func p256KeyPEM() []byte {
 
 // poke changes an unrelated annotation so the controller reconciles now.
 func poke(obj client.Object) {
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-	a := obj.GetAnnotations()
-	if a == nil {
-		a = map[string]string{}
-	}
-	a["test.kubelicense.io/poke"] = time.Now().Format(time.RFC3339Nano)
-	obj.SetAnnotations(a)
-	update(obj)
+	Expect(testenv.Poke(ctx, k8sClient, obj)).To(Succeed())
 }
 
 // update writes obj as the test changed it; when the controller wrote the object

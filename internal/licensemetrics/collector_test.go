@@ -9,10 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
 var _ = Describe("license metrics on the manager's metrics endpoint", func() {
@@ -272,16 +272,5 @@ func condition(obj client.Object, t string) func() string {
 
 // poke changes an unrelated annotation so the controller reconciles now.
 func poke(obj client.Object) {
-	ExpectWithOffset(1, retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
-			return err
-		}
-		a := obj.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a["test.kubelicense.io/poke"] = time.Now().Format(time.RFC3339Nano)
-		obj.SetAnnotations(a)
-		return k8sClient.Update(ctx, obj)
-	})).To(Succeed())
+	ExpectWithOffset(1, testenv.Poke(ctx, k8sClient, obj)).To(Succeed())
 }

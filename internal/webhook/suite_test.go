@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -150,16 +149,7 @@ func licensing(ns, product string, more ...*licensingv1alpha1.LicenseTemplate) {
 
 // poke changes an annotation of obj, so its controller reconciles it now.
 func poke(obj client.Object) {
-	Expect(retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
-		a := obj.GetAnnotations()
-		if a == nil {
-			a = map[string]string{}
-		}
-		a["test.kubelicense.io/poke"] = time.Now().Format(time.RFC3339Nano)
-		obj.SetAnnotations(a)
-		return k8sClient.Update(ctx, obj)
-	})).To(Succeed())
+	Expect(testenv.Poke(ctx, k8sClient, obj)).To(Succeed())
 }
 
 // newLicensee creates a Licensee of product with one perpetual license "main".
