@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 
 	jose "github.com/go-jose/go-jose/v4"
 	corev1 "k8s.io/api/core/v1"
@@ -108,50 +107,28 @@ func (s *Server) verify(raw string, keySet *license.KeySet, c *caller) error {
 	default:
 		return err
 	}
-	s.verified.put(raw, verifiedToken{namespace: c.namespace, product: c.product, keys: keySet, claims: c.claims})
+	if len(raw) <= maxVerifiedBytes {
+		s.verified.put(raw, verifiedToken{namespace: c.namespace, product: c.product, keys: keySet, claims: c.claims})
+	}
 	return nil
 }
 
-// verifiedTokens remembers tokens that verified, by their exact bytes, so a
+// verifiedToken is a token that verified, remembered by its exact bytes, so a
 // caller presenting the same token again (an application validating every
 // minute, a seat heartbeat) costs no signature check while the key set it was
 // checked against is unchanged.
-type verifiedTokens struct {
-	mu     sync.Mutex
-	tokens map[string]verifiedToken
-}
-
 type verifiedToken struct {
 	namespace, product string
 	keys               *license.KeySet
 	claims             *license.Claims
 }
 
-// Bounds of the verified-token cache: past maxVerified entries it starts again
+// Bounds of the verified-token memo: past maxVerified entries it starts again
 // empty; tokens longer than maxVerifiedBytes are not kept.
 const (
 	maxVerified      = 8192
 	maxVerifiedBytes = 8 << 10
 )
-
-func (v *verifiedTokens) get(raw string) (verifiedToken, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	t, ok := v.tokens[raw]
-	return t, ok
-}
-
-func (v *verifiedTokens) put(raw string, t verifiedToken) {
-	if len(raw) > maxVerifiedBytes {
-		return
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.tokens == nil || len(v.tokens) >= maxVerified {
-		v.tokens = map[string]verifiedToken{}
-	}
-	v.tokens[raw] = t
-}
 
 // present is nil while the caller's Licensee exists, else the REVOKED problem
 // of the calls that need it (validate answers a revoked verdict instead).
@@ -227,8 +204,7 @@ func errorMessage(err error) string {
 
 // jwksCache parses each Product's JWKS ConfigMap once per resourceVersion.
 type jwksCache struct {
-	mu     sync.Mutex
-	parsed map[client.ObjectKey]parsedJWKS
+	parsed *memo[client.ObjectKey, parsedJWKS]
 }
 
 type parsedJWKS struct {
@@ -236,7 +212,7 @@ type parsedJWKS struct {
 	keys            *license.KeySet
 }
 
-// maxCachedJWKS bounds the cache; past it, it starts again empty (Products are few).
+// maxCachedJWKS bounds the parsed key sets and prepared signers (Products are few).
 const maxCachedJWKS = 4096
 
 func (c *jwksCache) get(ctx context.Context, peek getFunc, namespace, product string) (*license.KeySet, error) {
@@ -248,9 +224,7 @@ func (c *jwksCache) get(ctx context.Context, peek getFunc, namespace, product st
 		}
 		return nil, err
 	}
-	c.mu.Lock()
-	cached, ok := c.parsed[id]
-	c.mu.Unlock()
+	cached, ok := c.parsed.get(id)
 	if ok && cached.resourceVersion == cm.ResourceVersion {
 		return cached.keys, nil
 	}
@@ -258,11 +232,6 @@ func (c *jwksCache) get(ctx context.Context, peek getFunc, namespace, product st
 	if err != nil {
 		return nil, fmt.Errorf("JWKS of Product %s/%s: %w", namespace, product, err)
 	}
-	c.mu.Lock()
-	if c.parsed == nil || len(c.parsed) >= maxCachedJWKS {
-		c.parsed = map[client.ObjectKey]parsedJWKS{}
-	}
-	c.parsed[id] = parsedJWKS{resourceVersion: cm.ResourceVersion, keys: ks}
-	c.mu.Unlock()
+	c.parsed.put(id, parsedJWKS{resourceVersion: cm.ResourceVersion, keys: ks})
 	return ks, nil
 }

@@ -82,7 +82,7 @@ type Server struct {
 	clock    clock.PassiveClock
 	log      logr.Logger
 	jwks     jwksCache
-	verified verifiedTokens
+	verified *memo[string, verifiedToken]
 	signers  signerCache
 	// evaluations memoizes each Licensee's evaluation for the second.
 	evaluations evaluations
@@ -135,6 +135,10 @@ func New(o Options) (*Server, error) {
 		perAddress:  newKeyedLimiter("address", o.PerAddress),
 		failedAuth:  newKeyedLimiter("failed-auth", o.FailedAuth),
 		inFlight:    make(chan struct{}, o.MaxInFlight),
+		verified:    newMemo[string, verifiedToken](maxVerified),
+		jwks:        jwksCache{parsed: newMemo[client.ObjectKey, parsedJWKS](maxCachedJWKS)},
+		signers:     signerCache{signers: newMemo[string, *token.ResponseSigner](maxCachedJWKS)},
+		evaluations: evaluations{latest: newMemo[client.ObjectKey, keyedEvaluation](maxEvaluations)},
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -210,26 +214,18 @@ func (s *Server) now() time.Time { return s.clock.Now().UTC() }
 
 // signerCache keeps one prepared signer per key id.
 type signerCache struct {
-	mu      sync.Mutex
-	signers map[string]*token.ResponseSigner
+	signers *memo[string, *token.ResponseSigner]
 }
 
 // SignDetached signs body with key, preparing its signer once.
 func (c *signerCache) SignDetached(body []byte, key *keys.SigningKey) (string, error) {
-	c.mu.Lock()
-	signer, ok := c.signers[key.ID]
-	c.mu.Unlock()
+	signer, ok := c.signers.get(key.ID)
 	if !ok {
 		var err error
 		if signer, err = token.NewResponseSigner(key); err != nil {
 			return "", err
 		}
-		c.mu.Lock()
-		if c.signers == nil || len(c.signers) >= maxCachedJWKS {
-			c.signers = map[string]*token.ResponseSigner{}
-		}
-		c.signers[key.ID] = signer
-		c.mu.Unlock()
+		c.signers.put(key.ID, signer)
 	}
 	return signer.SignDetached(body)
 }

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -115,8 +114,7 @@ type evaluationKey struct {
 
 // evaluations keeps the latest evaluation of each Licensee.
 type evaluations struct {
-	mu     sync.Mutex
-	latest map[client.ObjectKey]keyedEvaluation
+	latest *memo[client.ObjectKey, keyedEvaluation]
 }
 
 type keyedEvaluation struct {
@@ -127,20 +125,13 @@ type keyedEvaluation struct {
 // maxEvaluations bounds the memo; past it, it starts again empty.
 const maxEvaluations = 8192
 
-func (m *evaluations) get(id client.ObjectKey, key evaluationKey) (*evaluation, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	hit, ok := m.latest[id]
+func (m evaluations) get(id client.ObjectKey, key evaluationKey) (*evaluation, bool) {
+	hit, ok := m.latest.get(id)
 	return hit.e, ok && hit.key == key
 }
 
-func (m *evaluations) put(id client.ObjectKey, key evaluationKey, e *evaluation) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.latest == nil || len(m.latest) >= maxEvaluations {
-		m.latest = map[client.ObjectKey]keyedEvaluation{}
-	}
-	m.latest[id] = keyedEvaluation{key: key, e: e}
+func (m evaluations) put(id client.ObjectKey, key evaluationKey, e *evaluation) {
+	m.latest.put(id, keyedEvaluation{key: key, e: e})
 }
 
 // grant is the license named name, if it can be issued.
