@@ -34,13 +34,24 @@ var _ = Describe("The manager's caches", func() {
 		Expect(apierrors.IsNotFound(managerCache.Get(ctx, client.ObjectKeyFromObject(big), &corev1.Secret{}))).To(BeTrue(),
 			"the manager's cache must not hold a foreign Secret")
 
-		// The operator's own license Secret is cached, with its data, without managed fields.
+		// The operator's own license Secret is cached without its data (a digest
+		// of it in its place) and without managed fields.
 		own := &corev1.Secret{}
 		Eventually(func() error {
 			return managerCache.Get(ctx, client.ObjectKey{Namespace: ns, Name: l.LicenseSecretName()}, own)
 		}).Should(Succeed())
-		Expect(own.Data).To(HaveKey(licensingv1alpha1.LicenseTokenKey))
+		live := get(secret(ns, l.LicenseSecretName()))
+		Expect(own.Data).To(HaveLen(1))
+		for k, v := range own.Data {
+			Expect(k).NotTo(BeElementOf(licensingv1alpha1.LicenseTokenKey, licensingv1alpha1.LicenseJSONKey, licensingv1alpha1.JWKSKey))
+			Expect(len(v)).To(BeNumerically("<", 200), "a digest, not the data")
+			Expect(string(v)).NotTo(ContainSubstring(string(live.Data[licensingv1alpha1.LicenseTokenKey])))
+		}
 		Expect(own.ManagedFields).To(BeEmpty())
+		// Written back by mistake, the cache's copy is refused, not stored without the license.
+		err := k8sClient.Update(ctx, own.DeepCopy())
+		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
+		Expect(get(live).Data).To(HaveKey(licensingv1alpha1.LicenseTokenKey))
 		cached := &licensingv1alpha1.Licensee{}
 		Expect(managerCache.Get(ctx, client.ObjectKeyFromObject(l), cached)).To(Succeed())
 		Expect(get(l).ManagedFields).NotTo(BeEmpty(), "the API server keeps them")

@@ -27,7 +27,6 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
-	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/internal/webhook"
 )
@@ -264,7 +263,7 @@ var licenseSecretTampered = predicate.Funcs{
 			return false
 		}
 		old := e.ObjectOld.GetLabels()
-		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != issuance.DataHash(s.Data) ||
+		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != secretDigest(s).Hash ||
 			old[licensingv1alpha1.LabelManaged] != s.Labels[licensingv1alpha1.LabelManaged] ||
 			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee] ||
 			!equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), s.OwnerReferences)

@@ -421,7 +421,7 @@ func (r *LicenseeReconciler) deliverCopies(ctx context.Context, l *licensingv1al
 	cmName := licensingv1alpha1.PublicKeysConfigMapName(l.Spec.ProductRef.Name)
 	var secretConflict, cmConflict bool
 	if src.secret != nil {
-		placed, err := r.writeSecretCopy(ctx, l, secretCopy(l, t.namespace, src.secret))
+		placed, err := r.writeSecretCopy(ctx, l, secretCopy(l, t.namespace, src.secret), src.secret)
 		if err != nil {
 			return err
 		}
@@ -526,12 +526,29 @@ func mergeCopyMetadata(have, want *metav1.ObjectMeta) {
 }
 
 // writeSecretCopy makes want's namespace hold it; false when a Secret of that
-// name is there that is not a copy of l's (nothing is written then).
-func (r *LicenseeReconciler) writeSecretCopy(ctx context.Context, l *licensingv1alpha1.Licensee, want *corev1.Secret) (bool, error) {
+// name is there that is not a copy of l's (nothing is written then). want is
+// a copy of src, whose data may be known only by the cache's digest until a
+// write needs the bytes: they are read once, into src, for every target.
+func (r *LicenseeReconciler) writeSecretCopy(ctx context.Context, l *licensingv1alpha1.Licensee, want, src *corev1.Secret) (bool, error) {
+	withData := func() error {
+		if hasData(want) {
+			return nil
+		}
+		data, err := secretDataOf(ctx, r.APIReader, src)
+		if err != nil {
+			return err
+		}
+		src.Data = data
+		want.Data = maps.Clone(data)
+		return nil
+	}
 	have := &corev1.Secret{}
 	err := r.Get(ctx, client.ObjectKeyFromObject(want), have)
 	switch {
 	case apierrors.IsNotFound(err):
+		if err := withData(); err != nil {
+			return false, err
+		}
 		return r.createCopy(ctx, want, isSecretCopyOf(l))
 	case err != nil:
 		return false, fmt.Errorf("get Secret %s/%s: %w", want.Namespace, want.Name, err)
@@ -539,6 +556,9 @@ func (r *LicenseeReconciler) writeSecretCopy(ctx context.Context, l *licensingv1
 		return false, nil
 	case have.Type != want.Type:
 		// The type of a Secret cannot change: replace the copy.
+		if err := withData(); err != nil {
+			return false, err
+		}
 		if err := r.Delete(ctx, have, client.Preconditions{UID: &have.UID}); err != nil && !apierrors.IsNotFound(err) {
 			return false, fmt.Errorf("replace Secret %s/%s of type %s: %w", have.Namespace, have.Name, have.Type, err)
 		}
@@ -550,6 +570,10 @@ func (r *LicenseeReconciler) writeSecretCopy(ctx context.Context, l *licensingv1
 	if equalSecret(have, updated) {
 		return true, nil
 	}
+	if err := withData(); err != nil {
+		return false, err
+	}
+	updated.Data = want.Data
 	if err := r.Update(ctx, updated); err != nil {
 		return false, fmt.Errorf("update Secret %s/%s: %w", updated.Namespace, updated.Name, err)
 	}

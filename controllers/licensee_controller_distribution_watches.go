@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
-	"github.com/kubelicense/kubelicense/internal/issuance"
 )
 
 // What wakes a distributing Licensee: its namespaces, its copies, foreign
@@ -98,7 +97,7 @@ var copyTampered = predicate.Funcs{
 func copyDataHash(obj client.Object) string {
 	switch v := obj.(type) {
 	case *corev1.Secret:
-		return issuance.DataHash(v.Data)
+		return secretDigest(v).Hash
 	case *corev1.ConfigMap:
 		return configMapDataHash(v.Data)
 	}

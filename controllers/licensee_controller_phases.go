@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,7 +19,6 @@ import (
 	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/keys"
 	"github.com/kubelicense/kubelicense/internal/token"
-	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
 // reconcileReferences reads what the Licensee refers to: its Product, the template
@@ -81,25 +79,6 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 	return nil
 }
 
-// startsFromSecret recovers when each license started from the token already
-// issued, so a crash before status was written does not move a start.
-func startsFromSecret(secret *corev1.Secret) map[string]time.Time {
-	starts := map[string]time.Time{}
-	if secret == nil || len(secret.Data[licensingv1alpha1.LicenseTokenKey]) == 0 {
-		return starts
-	}
-	var claims license.Claims
-	if json.Unmarshal(secret.Data[licensingv1alpha1.LicenseJSONKey], &claims) != nil {
-		return starts
-	}
-	for _, g := range claims.Licenses {
-		if g.StartsAt != 0 {
-			starts[g.Name] = time.Unix(g.StartsAt, 0).UTC()
-		}
-	}
-	return starts
-}
-
 // reconcileEntitlements evaluates every license at now (pure code).
 func (r *LicenseeReconciler) reconcileEntitlements(s *licenseeScope) {
 	s.result = entitlement.Evaluate(entitlement.Input{
@@ -150,7 +129,8 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	}
 	var existing issuance.Existing
 	if s.secret != nil {
-		existing = issuance.Existing{Found: true, Data: s.secret.Data, Annotations: s.secret.Annotations}
+		digest := secretDigest(s.secret)
+		existing = issuance.Existing{Found: true, Digest: &digest, Annotations: s.secret.Annotations}
 	}
 
 	reason, _, reissue := issuance.NeedsReissue(desired, existing)
@@ -161,10 +141,17 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 		}
 	} else {
 		// Adopt: keep the token; refresh only what does not need a signature.
-		content = issuance.SecretContent{Data: map[string][]byte{}, Annotations: pick(s.secret.Annotations, operatorAnnotations)}
-		maps.Copy(content.Data, s.secret.Data)
-		content.Data[licensingv1alpha1.JWKSKey] = jwks
-		content.Annotations[licensingv1alpha1.AnnotationDataHash] = issuance.DataHash(content.Data)
+		// Data nil keeps the data as it is; only a new key set needs the bytes.
+		content = issuance.SecretContent{Annotations: pick(s.secret.Annotations, operatorAnnotations)}
+		if existing.Digest.JWKS != issuance.JWKSHash(jwks) {
+			data, err := secretDataOf(ctx, r.APIReader, s.secret)
+			if err != nil {
+				return err
+			}
+			content.Data = maps.Clone(data)
+			content.Data[licensingv1alpha1.JWKSKey] = jwks
+			content.Annotations[licensingv1alpha1.AnnotationDataHash] = issuance.DataHash(content.Data)
+		}
 	}
 	if s.written, err = r.writeSecret(ctx, s, content); err != nil || !s.written {
 		return err // a conflict drops the signed token; status keeps what it had
@@ -236,6 +223,8 @@ func (r *LicenseeReconciler) productJWKS(ctx context.Context, p *licensingv1alph
 // spec.secret.template metadata under the operator's own; it writes nothing when
 // the Secret already says all of it. It reports whether the Secret now holds
 // content: not when the name is taken by a Secret the operator does not manage.
+// content.Data nil keeps the Secret's data (read live if the metadata changes:
+// the cache keeps only its digest).
 func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, content issuance.SecretContent) (bool, error) {
 	l := s.licensee
 	secret := s.secret
@@ -260,7 +249,10 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 		delete(annotations, k)
 	}
 	maps.Copy(annotations, content.Annotations)
-	secret.Labels, secret.Annotations, secret.Data = labels, annotations, content.Data
+	secret.Labels, secret.Annotations = labels, annotations
+	if content.Data != nil {
+		secret.Data = content.Data
+	}
 
 	if l.Spec.Secret.DeletionPolicy == licensingv1alpha1.SecretDeletionPolicyOrphan {
 		_ = controllerutil.RemoveOwnerReference(l, secret, r.Scheme())
@@ -285,14 +277,20 @@ func (r *LicenseeReconciler) writeSecret(ctx context.Context, s *licenseeScope, 
 	if equalSecret(before, secret) {
 		return true, nil
 	}
+	data, err := secretDataOf(ctx, r.APIReader, secret)
+	if err != nil {
+		return false, err
+	}
+	secret.Data = data
 	if err := r.Update(ctx, secret); err != nil {
 		return false, fmt.Errorf("update license Secret %s: %w", secret.Name, err)
 	}
 	return true, nil
 }
 
+// equalSecret: same labels, annotations, owners and data (either of them
+// possibly known only by the cache's digest).
 func equalSecret(a, b *corev1.Secret) bool {
 	return maps.Equal(a.Labels, b.Labels) && maps.Equal(a.Annotations, b.Annotations) &&
-		maps.EqualFunc(a.Data, b.Data, func(x, y []byte) bool { return string(x) == string(y) }) &&
-		equality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences)
+		sameSecretData(a, b) && equality.Semantic.DeepEqual(a.OwnerReferences, b.OwnerReferences)
 }

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -288,6 +289,29 @@ var _ = Describe("Licensee controller", func() {
 		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelManaged, "true"))
 		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelProduct, "acme-db"))
 		Expect(s.Annotations).To(HaveKeyWithValue(licensingv1alpha1.AnnotationSerial, serial), "labels need no new signature")
+		Expect(get(l).Status.Serial).To(Equal(serial))
+	})
+
+	It("puts the Product's key set back into a Secret edited consistently by hand, without re-signing", func() {
+		// The manager caches license Secrets without their data, so this rewrite
+		// of jwks.json alone (no new token) reads the data live.
+		l := issuedPerpetual(ns)
+		s := get(secret(ns, "globex-license"))
+		serial := s.Annotations[licensingv1alpha1.AnnotationSerial]
+		published := get(configMap(ns, "acme-db-license-keys")).Data[licensingv1alpha1.JWKSKey]
+		Expect(string(s.Data[licensingv1alpha1.JWKSKey])).To(Equal(published))
+
+		// Data and its hash agree, so only the label wakes the Licensee up.
+		s.Data[licensingv1alpha1.JWKSKey] = []byte(`{"keys":[]}`)
+		s.Annotations[licensingv1alpha1.AnnotationDataHash] = issuance.DataHash(s.Data)
+		delete(s.Labels, licensingv1alpha1.LabelLicensee)
+		update(s)
+		Eventually(func() string { return string(get(secret(ns, "globex-license")).Data[licensingv1alpha1.JWKSKey]) }).Should(Equal(published))
+		s = get(secret(ns, "globex-license"))
+		Expect(s.Labels).To(HaveKeyWithValue(licensingv1alpha1.LabelLicensee, "globex"))
+		Expect(s.Annotations).To(HaveKeyWithValue(licensingv1alpha1.AnnotationSerial, serial), "a key set needs no new signature")
+		Expect(s.Annotations[licensingv1alpha1.AnnotationDataHash]).To(Equal(issuance.DataHash(s.Data)))
+		Expect(s.Data[licensingv1alpha1.LicenseTokenKey]).NotTo(BeEmpty())
 		Expect(get(l).Status.Serial).To(Equal(serial))
 	})
 

@@ -26,6 +26,8 @@ import (
 // nor needs to list them all. Namespaces are only ever read as metadata (for
 // distribution). No cached object keeps its managed fields: at 10,000
 // Licensees they would be a large part of the cache, and nothing reads them.
+// License Secrets are cached with a digest in place of their data
+// (slimLicenseSecrets).
 // namespaces, when given, restrict every namespaced object to them: one
 // shard of a cluster's Licensees per manager (--watch-namespaces).
 func CacheOptions(namespaces ...string) cache.Options {
@@ -34,7 +36,7 @@ func CacheOptions(namespaces ...string) cache.Options {
 		DefaultNamespaces: namespaceConfigs(namespaces),
 		DefaultTransform:  cache.TransformStripManagedFields(),
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}:    {Label: managed},
+			&corev1.Secret{}:    {Label: managed, Transform: slimLicenseSecrets},
 			&corev1.ConfigMap{}: {Label: managed},
 		},
 	}

@@ -393,7 +393,52 @@ func TestNeedsReissue(t *testing.T) {
 			if !reissue && (reason != "" || message != "") {
 				t.Errorf("adopted with reason %q, message %q", reason, message)
 			}
+			// The controller's cache keeps a Digest instead of the data: the
+			// verdict must be the same from it.
+			if e.Found {
+				digest := DigestOf(e.Data)
+				slim := Existing{Found: true, Digest: &digest, Annotations: e.Annotations}
+				if r, _, again := NeedsReissue(d, slim); r != reason || again != reissue {
+					t.Errorf("from the digest: NeedsReissue() = (%q, %v), from the data (%q, %v)", r, again, reason, reissue)
+				}
+			}
 		})
+	}
+}
+
+func TestDigestOf(t *testing.T) {
+	d := sampleDesired()
+	content, err := TokenContent(d, signed(d, "s-1", now, 0), "header.payload.sig", jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := DigestOf(content.Data)
+	want := Digest{
+		Hash: DataHash(content.Data), Token: true, JWKS: JWKSHash(jwks),
+		Starts: map[string]int64{"main": now.Add(-24 * time.Hour).Unix()},
+	}
+	if got.Hash != want.Hash || got.Token != want.Token || got.JWKS != want.JWKS || !maps.Equal(got.Starts, want.Starts) {
+		t.Fatalf("DigestOf(token content) = %+v, want %+v", got, want)
+	}
+	if JWKSHash(jwks) == JWKSHash(append([]byte(" "), jwks...)) {
+		t.Error("JWKSHash does not tell two key sets apart")
+	}
+
+	revoked, err := RevokedContent(Desired{Revoke: true, Now: now}, jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := DigestOf(revoked.Data); got.Token || got.Starts != nil || got.JWKS != JWKSHash(jwks) {
+		t.Errorf("DigestOf(revoked) = %+v: no token, no starts, the key set's hash", got)
+	}
+	// Starts are only read next to a token, and a broken license.json gives none.
+	broken := maps.Clone(content.Data)
+	broken[v1alpha1.LicenseJSONKey] = []byte("{")
+	if got := DigestOf(broken); got.Starts != nil || !got.Token {
+		t.Errorf("DigestOf(broken license.json) = %+v", got)
+	}
+	if got := DigestOf(nil); got.Token || got.JWKS != "" || got.Hash != DataHash(nil) {
+		t.Errorf("DigestOf(nil) = %+v", got)
 	}
 }
 
