@@ -58,7 +58,8 @@ func namespaceConfigs(namespaces []string) map[string]cache.Config {
 type Options struct {
 	// Clock is injected so tests can move time; nil means the real clock.
 	Clock clock.PassiveClock
-	// EventQPS and EventBurst limit the client that sends Events (0: 10 and 25).
+	// EventQPS and EventBurst pace the Events sent (0: 10 and 25), from a
+	// queue of at most maxQueuedEvents.
 	// Events have their own client so a burst of issuances is not slowed down by
 	// its own diagnostics: they trail the work instead of competing with it.
 	EventQPS   float32
@@ -89,17 +90,21 @@ type WebhookOptions struct {
 // controller at its best (docs/performance.md, make bench).
 const DefaultLicenseeConcurrency = 8
 
-// newEventRecorders starts an events.k8s.io broadcaster with its own rate-limited
-// client and returns one recorder per controller name.
+// newEventRecorders starts an events.k8s.io broadcaster with its own client and
+// returns one recorder per controller name, all behind one bounded queue that
+// sends at most opts.EventQPS Events a second (burst opts.EventBurst).
 func newEventRecorders(ctx context.Context, mgr ctrl.Manager, opts Options, names ...string) (map[string]events.EventRecorder, error) {
+	qps, burst := opts.EventQPS, opts.EventBurst
+	if qps <= 0 {
+		qps = 10
+	}
+	if burst <= 0 {
+		burst = 25
+	}
+	// The queue paces the Events; the client's own limit, above it, only
+	// keeps a bug from flooding the API server.
 	cfg := rest.CopyConfig(mgr.GetConfig())
-	cfg.QPS, cfg.Burst = opts.EventQPS, opts.EventBurst
-	if cfg.QPS <= 0 {
-		cfg.QPS = 10
-	}
-	if cfg.Burst <= 0 {
-		cfg.Burst = 25
-	}
+	cfg.QPS, cfg.Burst = 2*qps, 2*burst
 	clientset, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("create events client: %w", err)
@@ -108,10 +113,12 @@ func newEventRecorders(ctx context.Context, mgr ctrl.Manager, opts Options, name
 	if err := broadcaster.StartRecordingToSinkWithContext(ctx); err != nil {
 		return nil, fmt.Errorf("start events broadcaster: %w", err)
 	}
+	queue := newEventQueue(mgr.GetScheme(), qps, burst)
+	go queue.run(ctx)
 	go func() { <-ctx.Done(); broadcaster.Shutdown() }()
 	recorders := map[string]events.EventRecorder{}
 	for _, name := range names {
-		recorders[name] = broadcaster.NewRecorder(mgr.GetScheme(), name)
+		recorders[name] = queue.recorder(broadcaster.NewRecorder(mgr.GetScheme(), name))
 	}
 	return recorders, nil
 }

@@ -105,7 +105,7 @@ func main() {
 	flag.BoolVar(&s.secure, "metrics-secure", true, "Serve metrics over HTTPS, with authentication and authorization by the API server.")
 	flag.Float64Var(&s.apiQPS, "kube-api-qps", 100, "Requests per second to the API server (issuing, status); 100 imports 1000 Licensees at about 0.9 of the unthrottled rate (docs/performance.md).")
 	flag.IntVar(&s.apiBurst, "kube-api-burst", 200, "Burst of requests to the API server.")
-	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client so they trail a burst of issuances instead of slowing it.")
+	flag.Float64Var(&s.eventQPS, "event-qps", 10, "Events per second; Events have their own client and a queue of at most 1000 (then dropped, counted in kubelicense_events_dropped_total), so they trail a burst of issuances instead of slowing it.")
 	flag.IntVar(&s.eventBurst, "event-burst", 25, "Burst of Events.")
 	flag.BoolVar(&s.webhookAllowHTTP, "webhook-allow-http", false, "Let LicenseWebhooks deliver to plain http:// URLs (tests only: events and their signatures travel in clear).")
 	flag.StringVar(&s.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces this manager reconciles and caches; empty: all. One shard per manager, each with its own leader election (see docs/performance.md).")

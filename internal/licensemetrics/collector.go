@@ -92,6 +92,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	issuanceTotal.Describe(ch)
 	issuanceDuration.Describe(ch)
+	eventsDroppedTotal.Describe(ch)
 }
 
 // Collect sends the counters, then the gauges of what the cache holds now. A
@@ -100,6 +101,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	issuanceTotal.Collect(ch)
 	issuanceDuration.Collect(ch)
+	eventsDroppedTotal.Collect(ch)
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
 	c.collectProducts(ctx, ch)

@@ -30,7 +30,14 @@ var (
 		Help:    "Time from the start of a Licensee reconcile to its token written into the Secret (signing included).",
 		Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
 	}, []string{"namespace", "product"})
+	eventsDroppedTotal = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "kubelicense_events_dropped_total",
+		Help: "Kubernetes Events not recorded because 1000 were already waiting to be sent (a bulk import or an expiry wave).",
+	})
 )
+
+// RecordEventDropped counts an Event the controllers' bounded queue had no room for.
+func RecordEventDropped() { eventsDroppedTotal.Inc() }
 
 // RecordIssuance counts one write of a token (or of its revocation) into a
 // licensee's Secret, which took took from the start of its reconcile.
