@@ -48,6 +48,8 @@ var _ = Describe("The manager's caches", func() {
 			Expect(string(v)).NotTo(ContainSubstring(string(live.Data[licensingv1alpha1.LicenseTokenKey])))
 		}
 		Expect(own.ManagedFields).To(BeEmpty())
+		Expect(apierrors.IsNotFound(secretMetadataCache.Get(ctx, client.ObjectKeyFromObject(own), meta))).To(BeTrue(),
+			"the metadata cache must leave the Secrets the manager's cache holds to it")
 		// Written back by mistake, the cache's copy is refused, not stored without the license.
 		err := k8sClient.Update(ctx, own.DeepCopy())
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)

@@ -307,6 +307,13 @@ func envInt(name string, def int) int {
 	return def
 }
 
+func envString(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
 func envInts(name string, def []int) []int {
 	v := os.Getenv(name)
 	if v == "" {
