@@ -57,8 +57,10 @@ func BenchmarkManagerMemory(b *testing.B) {
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	must(b, os.WriteFile(kubeconfig, env.KubeConfig, 0o600))
 	bin := filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	// Built as the Dockerfile builds the image's binary: what ships is measured.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/manager")
 	build.Dir = testenv.RepoRoot()
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build ./cmd/manager: %v\n%s", err, out)
 	}
@@ -324,7 +326,11 @@ func (p *managerProcess) waitIdle(b *testing.B, n int) time.Duration {
 		if time.Now().After(deadline) {
 			b.Fatal("the manager did not reconcile every Licensee within 20 minutes")
 		}
-		time.Sleep(100 * time.Millisecond)
+		// Each scrape makes the manager describe every Licensee (about 12 MB
+		// of garbage at 10,000): polling at 10 Hz was a third of what the
+		// manager allocated during a restart and inflated its RSS. Once a
+		// second keeps the re-sync time to the second, far inside its target.
+		time.Sleep(time.Second)
 	}
 }
 
