@@ -28,15 +28,18 @@ import (
 // is refused by the API server instead of losing the license.
 const digestKey = "\x00kubelicense-digest"
 
-// slimLicenseSecrets is the manager cache's transform for Secrets: managed
-// fields go, as for every object, and a license Secret's data is replaced by
-// its digest.
+// slimLicenseSecrets is the manager cache's transform for Secrets: as for
+// every object (slimObject), and a license Secret's data is replaced by its
+// digest.
 func slimLicenseSecrets(in any) (any, error) {
 	s, ok := in.(*corev1.Secret)
 	if !ok {
-		return in, nil
+		return slimObject(in)
 	}
-	s.SetManagedFields(nil)
+	if _, err := slimObject(s); err != nil {
+		return nil, err
+	}
+	s.Type = corev1.SecretType(intern(string(s.Type)))
 	if s.Type != licensingv1alpha1.SecretTypeLicense || s.Data == nil {
 		return in, nil
 	}

@@ -28,14 +28,15 @@ import (
 // distribution). No cached object keeps its managed fields: at 10,000
 // Licensees they would be a large part of the cache, and nothing reads them.
 // License Secrets are cached with a digest in place of their data
-// (slimLicenseSecrets).
+// (slimLicenseSecrets), and the strings many objects repeat are shared
+// (intern.go).
 // namespaces, when given, restrict every namespaced object to them: one
 // shard of a cluster's Licensees per manager (--watch-namespaces).
 func CacheOptions(namespaces ...string) cache.Options {
 	managed := labels.SelectorFromSet(labels.Set{licensingv1alpha1.LabelManaged: "true"})
 	return cache.Options{
 		DefaultNamespaces: namespaceConfigs(namespaces),
-		DefaultTransform:  cache.TransformStripManagedFields(),
+		DefaultTransform:  slimObject,
 		ByObject: map[client.Object]cache.ByObject{
 			&corev1.Secret{}:    {Label: managed, Transform: slimLicenseSecrets},
 			&corev1.ConfigMap{}: {Label: managed},
