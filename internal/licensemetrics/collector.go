@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -125,35 +126,48 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 
 func collectLicensee(ch chan<- prometheus.Metric, l *licensingv1alpha1.Licensee, templates map[client.ObjectKey]*licensingv1alpha1.LicenseTemplateSpec) {
 	product := l.Spec.ProductRef.Name
-	gauge(ch, licensedDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), l.Namespace, product, l.Name)
-	gauge(ch, readyDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), l.Namespace, product, l.Name)
+	licensee := newLabels(licenseeLabels, l.Namespace, product, l.Name)
+	gaugeOf(ch, licensedDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), licensee)
+	gaugeOf(ch, readyDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), licensee)
 	for _, st := range l.Status.Licenses {
-		values := []string{l.Namespace, product, l.Name, st.Name}
+		lic := newLabels(licenseLabels, l.Namespace, product, l.Name, st.Name)
 		if st.ValidUntil != nil {
-			gauge(ch, expirationDesc, unixSeconds(st.ValidUntil), values...)
+			gaugeOf(ch, expirationDesc, unixSeconds(st.ValidUntil), lic)
 		}
 		if st.GraceUntil != nil {
-			gauge(ch, graceExpirationDesc, unixSeconds(st.GraceUntil), values...)
+			gaugeOf(ch, graceExpirationDesc, unixSeconds(st.GraceUntil), lic)
 		}
-		for _, s := range States {
-			gauge(ch, stateDesc, boolValue(st.State == s), append(values, string(s))...)
+		for i, s := range States {
+			gaugeOf(ch, stateDesc, boolValue(st.State == s), lic.with(statePairs[i]))
 		}
 		spec := licenseSpec(l, st.Name)
 		var template *licensingv1alpha1.LicenseTemplateSpec
 		if spec != nil {
 			template = templates[client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}]
 		}
-		gauge(ch, autoRenewDesc, boolValue(renewsAtExpiration(st, spec, template)), values...)
+		gaugeOf(ch, autoRenewDesc, boolValue(renewsAtExpiration(st, spec, template)), lic)
 		if st.Seats > 0 {
-			gauge(ch, seatsDesc, float64(st.Seats), values...)
-			gauge(ch, seatsInUseDesc, float64(st.SeatsInUse), values...)
+			gaugeOf(ch, seatsDesc, float64(st.Seats), lic)
+			gaugeOf(ch, seatsInUseDesc, float64(st.SeatsInUse), lic)
 		}
 		if st.MaxActivations > 0 {
-			gauge(ch, maxActivationsDesc, float64(st.MaxActivations), values...)
-			gauge(ch, activationsDesc, float64(st.Activations), values...)
+			gaugeOf(ch, maxActivationsDesc, float64(st.MaxActivations), lic)
+			gaugeOf(ch, activationsDesc, float64(st.Activations), lic)
 		}
 	}
 }
+
+// statePairs are the state label's pairs, in the order of States, shared by
+// every license.
+var statePairs = func() []*dto.LabelPair {
+	name := "state"
+	out := make([]*dto.LabelPair, len(States))
+	for i, s := range States {
+		value := string(s)
+		out[i] = &dto.LabelPair{Name: &name, Value: &value}
+	}
+	return out
+}()
 
 func (c *Collector) collectProducts(ctx context.Context, ch chan<- prometheus.Metric) {
 	products := &licensingv1alpha1.ProductList{}
