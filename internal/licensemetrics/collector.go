@@ -127,32 +127,32 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 func collectLicensee(ch chan<- prometheus.Metric, l *licensingv1alpha1.Licensee, templates map[client.ObjectKey]*licensingv1alpha1.LicenseTemplateSpec) {
 	product := l.Spec.ProductRef.Name
 	licensee := newLabels(licenseeLabels, l.Namespace, product, l.Name)
-	gaugeOf(ch, licensedDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), licensee)
-	gaugeOf(ch, readyDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), licensee)
+	gauge(ch, licensedDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), licensee)
+	gauge(ch, readyDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), licensee)
 	for _, st := range l.Status.Licenses {
 		lic := newLabels(licenseLabels, l.Namespace, product, l.Name, st.Name)
 		if st.ValidUntil != nil {
-			gaugeOf(ch, expirationDesc, unixSeconds(st.ValidUntil), lic)
+			gauge(ch, expirationDesc, unixSeconds(st.ValidUntil), lic)
 		}
 		if st.GraceUntil != nil {
-			gaugeOf(ch, graceExpirationDesc, unixSeconds(st.GraceUntil), lic)
+			gauge(ch, graceExpirationDesc, unixSeconds(st.GraceUntil), lic)
 		}
 		for i, s := range States {
-			gaugeOf(ch, stateDesc, boolValue(st.State == s), lic.with(statePairs[i]))
+			gauge(ch, stateDesc, boolValue(st.State == s), lic.with(statePairs[i]))
 		}
 		spec := licenseSpec(l, st.Name)
 		var template *licensingv1alpha1.LicenseTemplateSpec
 		if spec != nil {
 			template = templates[client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}]
 		}
-		gaugeOf(ch, autoRenewDesc, boolValue(renewsAtExpiration(st, spec, template)), lic)
+		gauge(ch, autoRenewDesc, boolValue(renewsAtExpiration(st, spec, template)), lic)
 		if st.Seats > 0 {
-			gaugeOf(ch, seatsDesc, float64(st.Seats), lic)
-			gaugeOf(ch, seatsInUseDesc, float64(st.SeatsInUse), lic)
+			gauge(ch, seatsDesc, float64(st.Seats), lic)
+			gauge(ch, seatsInUseDesc, float64(st.SeatsInUse), lic)
 		}
 		if st.MaxActivations > 0 {
-			gaugeOf(ch, maxActivationsDesc, float64(st.MaxActivations), lic)
-			gaugeOf(ch, activationsDesc, float64(st.Activations), lic)
+			gauge(ch, maxActivationsDesc, float64(st.MaxActivations), lic)
+			gauge(ch, activationsDesc, float64(st.Activations), lic)
 		}
 	}
 }
@@ -176,14 +176,15 @@ func (c *Collector) collectProducts(ctx context.Context, ch chan<- prometheus.Me
 	}
 	for i := range products.Items {
 		p := &products.Items[i]
-		gauge(ch, keyAvailableDesc, boolValue(conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable)), p.Namespace, p.Name)
+		lb := newLabels(productLabels, p.Namespace, p.Name)
+		gauge(ch, keyAvailableDesc, boolValue(conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable)), lb)
 		created := currentKeyCreated(p)
 		if created == nil {
 			continue
 		}
-		gauge(ch, keyCreatedDesc, float64(created.Unix()), p.Namespace, p.Name)
+		gauge(ch, keyCreatedDesc, float64(created.Unix()), lb)
 		if next := nextRotation(p, *created); next != nil {
-			gauge(ch, keyNextRotationDesc, float64(next.Unix()), p.Namespace, p.Name)
+			gauge(ch, keyNextRotationDesc, float64(next.Unix()), lb)
 		}
 	}
 }
@@ -239,10 +240,6 @@ func licenseSpec(l *licensingv1alpha1.Licensee, name string) *licensingv1alpha1.
 
 func conditionTrue(conds []metav1.Condition, t string) bool {
 	return meta.IsStatusConditionTrue(conds, t)
-}
-
-func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
-	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 }
 
 func boolValue(b bool) float64 {

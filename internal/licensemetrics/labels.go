@@ -61,6 +61,6 @@ func (g *sharedGauge) Write(out *dto.Metric) error {
 	return nil
 }
 
-func gaugeOf(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, l labels) {
+func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, l labels) {
 	ch <- &sharedGauge{desc: d, labels: l, value: v}
 }

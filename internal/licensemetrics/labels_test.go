@@ -41,10 +41,10 @@ func TestSharedGaugesPassAPedanticRegistry(t *testing.T) {
 	reg.MustRegister(collectorFunc(func(ch chan<- prometheus.Metric) {
 		lic := newLabels(licenseLabels, "licensing", "acme-db", "globex", "main")
 		for i := range States {
-			gaugeOf(ch, stateDesc, 0, lic.with(statePairs[i]))
+			gauge(ch, stateDesc, 0, lic.with(statePairs[i]))
 		}
-		gaugeOf(ch, autoRenewDesc, 1, lic)
-		gaugeOf(ch, readyDesc, 1, newLabels(licenseeLabels, "licensing", "acme-db", "globex"))
+		gauge(ch, autoRenewDesc, 1, lic)
+		gauge(ch, readyDesc, 1, newLabels(licenseeLabels, "licensing", "acme-db", "globex"))
 	}, stateDesc, autoRenewDesc, readyDesc))
 	mfs, err := reg.Gather()
 	if err != nil {
