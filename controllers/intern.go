@@ -75,10 +75,9 @@ func internObjectMeta(m metav1.Object) {
 	for i := range refs {
 		refs[i].APIVersion, refs[i].Kind = intern(refs[i].APIVersion), intern(refs[i].Kind)
 	}
-	if f := m.GetFinalizers(); len(f) > 0 {
-		for i := range f {
-			f[i] = intern(f[i])
-		}
+	f := m.GetFinalizers()
+	for i := range f {
+		f[i] = intern(f[i])
 	}
 }
 

@@ -40,11 +40,8 @@ func slimLicenseSecrets(in any) (any, error) {
 		return nil, err
 	}
 	s.Type = corev1.SecretType(intern(string(s.Type)))
-	if s.Type != licensingv1alpha1.SecretTypeLicense || s.Data == nil {
-		return in, nil
-	}
-	if _, slim := s.Data[digestKey]; slim {
-		return in, nil
+	if s.Type != licensingv1alpha1.SecretTypeLicense || s.Data == nil || !hasData(s) {
+		return in, nil // not a license Secret, or digested already
 	}
 	digest, err := json.Marshal(issuance.DigestOf(s.Data))
 	if err != nil {
@@ -84,20 +81,24 @@ func secretDataOf(ctx context.Context, reader client.Reader, s *corev1.Secret) (
 	if err := reader.Get(ctx, client.ObjectKeyFromObject(s), live); err != nil {
 		return nil, fmt.Errorf("read the data of Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
-	if live.UID != s.UID || issuance.DataHash(live.Data) != secretDigest(s).Hash {
+	if live.UID != s.UID || issuance.DataHash(live.Data) != dataHashOf(s) {
 		return nil, fmt.Errorf("%w: Secret %s/%s changed since the cache saw it", errNotYetCached, s.Namespace, s.Name)
 	}
 	return live.Data, nil
 }
 
+// dataHashOf is the hash of s's data (issuance.DataHash), from the cache's
+// digest or the bytes, without reading the claims.
+func dataHashOf(s *corev1.Secret) string {
+	if hasData(s) {
+		return issuance.DataHash(s.Data)
+	}
+	return secretDigest(s).Hash
+}
+
 // sameSecretData tells whether a and b hold the same data, either of them
 // possibly only as the cache's digest.
-func sameSecretData(a, b *corev1.Secret) bool {
-	if hasData(a) && hasData(b) {
-		return len(a.Data) == len(b.Data) && issuance.DataHash(a.Data) == issuance.DataHash(b.Data)
-	}
-	return secretDigest(a).Hash == secretDigest(b).Hash
-}
+func sameSecretData(a, b *corev1.Secret) bool { return dataHashOf(a) == dataHashOf(b) }
 
 // startsFromSecret recovers when each license started from the token already
 // issued, so a crash before status was written does not move a start.

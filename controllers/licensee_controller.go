@@ -263,7 +263,7 @@ var licenseSecretTampered = predicate.Funcs{
 			return false
 		}
 		old := e.ObjectOld.GetLabels()
-		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != secretDigest(s).Hash ||
+		return s.Annotations[licensingv1alpha1.AnnotationDataHash] != dataHashOf(s) ||
 			old[licensingv1alpha1.LabelManaged] != s.Labels[licensingv1alpha1.LabelManaged] ||
 			old[licensingv1alpha1.LabelLicensee] != s.Labels[licensingv1alpha1.LabelLicensee] ||
 			!equality.Semantic.DeepEqual(e.ObjectOld.GetOwnerReferences(), s.OwnerReferences)

@@ -97,7 +97,7 @@ var copyTampered = predicate.Funcs{
 func copyDataHash(obj client.Object) string {
 	switch v := obj.(type) {
 	case *corev1.Secret:
-		return secretDigest(v).Hash
+		return dataHashOf(v)
 	case *corev1.ConfigMap:
 		return configMapDataHash(v.Data)
 	}

@@ -220,8 +220,9 @@ func (k *SigningKeys) Current(ctx context.Context, p *licensingv1alpha1.Product)
 }
 
 // newSecretMetadataCache starts, with mgr, a cache of the metadata of every
-// Secret the operator does not manage. Bring-your-own signing key Secrets carry no operator label, so the
-// manager's cache (managed Secrets only) never sees them; this one tells the
+// Secret the operator does not manage. Bring-your-own signing key Secrets
+// carry no operator label, so the manager's cache (managed Secrets only)
+// never sees them; this one tells the
 // controllers when such a Secret changes (its resourceVersion) without holding
 // any Secret's data, private keys included, in memory. cert-manager keeps the
 // same kind of cache for the same reason.
