@@ -100,14 +100,15 @@ func dataHashOf(s *corev1.Secret) string {
 // possibly only as the cache's digest.
 func sameSecretData(a, b *corev1.Secret) bool { return dataHashOf(a) == dataHashOf(b) }
 
-// startsFromSecret recovers when each license started from the token already
-// issued, so a crash before status was written does not move a start.
-func startsFromSecret(s *corev1.Secret) map[string]time.Time {
+// startsFromDigest recovers when each license started from the token already
+// issued (the Secret's digest; nil: no Secret), so a crash before status was
+// written does not move a start.
+func startsFromDigest(d *issuance.Digest) map[string]time.Time {
 	out := map[string]time.Time{}
-	if s == nil {
+	if d == nil {
 		return out
 	}
-	for name, at := range secretDigest(s).Starts {
+	for name, at := range d.Starts {
 		out[name] = time.Unix(at, 0).UTC()
 	}
 	return out

@@ -27,6 +27,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
+	"github.com/kubelicense/kubelicense/internal/issuance"
 	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/internal/webhook"
 )
@@ -70,6 +71,7 @@ type licenseeScope struct {
 	inputs   []entitlement.LicenseInput // reconcileReferences
 	problems []string                   // licenses that cannot be evaluated
 	secret   *corev1.Secret             // reconcileReferences: the existing license Secret, nil if none
+	digest   *issuance.Digest           // reconcileReferences: what secret's data holds, nil if no Secret
 	result   entitlement.Result         // reconcileEntitlements
 	notices  []entitlement.Notice       // summarizeLicenseeStatus: expiry notices status now records, to announce once it is written
 	written  bool                       // reconcileSecret: the Secret now holds this run's content (a token or a revocation notice)

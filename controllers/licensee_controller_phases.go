@@ -47,7 +47,11 @@ func (r *LicenseeReconciler) reconcileReferences(ctx context.Context, s *license
 		return nil
 	}
 	s.secret = secret
-	knownStarts := startsFromSecret(secret)
+	if secret != nil {
+		d := secretDigest(secret)
+		s.digest = &d
+	}
+	knownStarts := startsFromDigest(s.digest)
 	for _, st := range l.Status.Licenses {
 		if st.StartsAt != nil {
 			knownStarts[st.Name] = st.StartsAt.Time
@@ -129,8 +133,7 @@ func (r *LicenseeReconciler) reconcileSecret(ctx context.Context, s *licenseeSco
 	}
 	var existing issuance.Existing
 	if s.secret != nil {
-		digest := secretDigest(s.secret)
-		existing = issuance.Existing{Found: true, Digest: &digest, Annotations: s.secret.Annotations}
+		existing = issuance.Existing{Found: true, Digest: s.digest, Annotations: s.secret.Annotations}
 	}
 
 	reason, _, reissue := issuance.NeedsReissue(desired, existing)
