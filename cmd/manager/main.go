@@ -27,6 +27,7 @@ import (
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/controllers"
+	"github.com/kubelicense/kubelicense/internal/lazylog"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
 	"github.com/kubelicense/kubelicense/internal/licensemetrics"
 	"github.com/kubelicense/kubelicense/internal/servingcert"
@@ -114,7 +115,9 @@ func main() {
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	// Values are encoded when a line is written: a reconcile that logs
+	// nothing no longer pays for its logger (internal/lazylog).
+	ctrl.SetLogger(lazylog.New(zap.New(zap.UseFlagOptions(&opts))))
 
 	if err := run(s); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
