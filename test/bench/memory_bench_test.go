@@ -102,8 +102,8 @@ func BenchmarkManagerMemory(b *testing.B) {
 		// Let the last reconciles and Events finish before reading memory.
 		first.waitIdle(b, n)
 		rss, heap := first.rss(b), first.gauge(b, "go_memstats_heap_inuse_bytes")
-		fmt.Printf("issuance: %d Licensees in %s (%d workers), %d write requests; manager RSS %s (peak %s), Go heap in use %s\n",
-			n, issuance.Round(time.Millisecond), workers, first.writes(b), mib(rss), mib(first.status(b, "VmHWM")), mib(heap))
+		fmt.Printf("issuance: %d Licensees in %s (%d workers), %d write requests; manager CPU %s, RSS %s (peak %s), Go heap in use %s\n",
+			n, issuance.Round(time.Millisecond), workers, first.writes(b), first.cpu(b), mib(rss), mib(first.status(b, "VmHWM")), mib(heap))
 		settled := first.settle(b, "issuance")
 		first.saveHeap(b, "heap-issued.pb.gz")
 		before := versions(ctx, b, c, ns.Name)
@@ -114,8 +114,8 @@ func BenchmarkManagerMemory(b *testing.B) {
 		writes := second.writes(b)
 		rssAfter, peakAfter, heapAfter := second.rss(b), second.status(b, "VmHWM"), second.gauge(b, "go_memstats_heap_inuse_bytes")
 		changed := changedVersions(before, versions(ctx, b, c, ns.Name))
-		fmt.Printf("restart: every Licensee reconciled %s after the process started; writes: %d requests, %d objects changed; manager RSS %s (peak %s), Go heap in use %s\n",
-			resync.Round(time.Millisecond), writes, changed, mib(rssAfter), mib(peakAfter), mib(heapAfter))
+		fmt.Printf("restart: every Licensee reconciled %s after the process started; writes: %d requests, %d objects changed; manager CPU %s, RSS %s (peak %s), Go heap in use %s\n",
+			resync.Round(time.Millisecond), writes, changed, second.cpu(b), mib(rssAfter), mib(peakAfter), mib(heapAfter))
 		settledAfter := second.settle(b, "restart")
 		second.saveHeap(b, "heap-restarted.pb.gz")
 		second.stop(b)
@@ -142,10 +142,36 @@ func (p *managerProcess) settle(b *testing.B, phase string) float64 {
 	wait, err := time.ParseDuration(envString("BENCH_SETTLE", "150s"))
 	must(b, err)
 	time.Sleep(wait)
-	rss := p.rss(b)
-	fmt.Printf("%s, %s idle: manager RSS %s (anonymous %s, file %s), Go heap in use %s\n", phase, wait, mib(rss),
-		mib(p.status(b, "RssAnon")), mib(p.status(b, "RssFile")), mib(p.gauge(b, "go_memstats_heap_inuse_bytes")))
+	rss, anon, file := p.rss(b), p.status(b, "RssAnon"), p.status(b, "RssFile")
+	runtime := p.runtimeMemory(b) // a scrape, as Prometheus makes every 30s
+	fmt.Printf("%s, %s idle: manager RSS %s (anonymous %s, file %s), %s; RSS after that scrape %s\n", phase, wait, mib(rss),
+		mib(anon), mib(file), runtime, mib(p.rss(b)))
 	return rss
+}
+
+// cpu is the CPU time the manager has used since it started.
+func (p *managerProcess) cpu(b *testing.B) time.Duration {
+	d, ok := procCPU(strconv.Itoa(p.cmd.Process.Pid))
+	if !ok {
+		b.Fatalf("no CPU time in /proc/%d/stat", p.cmd.Process.Pid)
+	}
+	return d
+}
+
+// runtimeMemory says where the Go runtime's memory is, from the manager's
+// Go collector: live and dead objects (heap alloc), the spans that hold them
+// (heap in use: the difference is free slots in partly used spans), free
+// spans not yet returned to the kernel, the next collection's goal, stacks
+// and the runtime's own structures.
+func (p *managerProcess) runtimeMemory(b *testing.B) string {
+	f := p.scrape(b)
+	g := func(name string) float64 { return sum(f, name) }
+	return fmt.Sprintf("Go heap alloc %s, in use %s, free not released %s, next GC %s, stacks %s, runtime %s",
+		mib(g("go_memstats_heap_alloc_bytes")), mib(g("go_memstats_heap_inuse_bytes")),
+		mib(g("go_memstats_heap_idle_bytes")-g("go_memstats_heap_released_bytes")), mib(g("go_memstats_next_gc_bytes")),
+		mib(g("go_memstats_stack_sys_bytes")),
+		mib(g("go_memstats_mspan_sys_bytes")+g("go_memstats_mcache_sys_bytes")+g("go_memstats_gc_sys_bytes")+
+			g("go_memstats_other_sys_bytes")+g("go_memstats_buck_hash_sys_bytes")))
 }
 
 // createUnrelatedSecrets creates m Secrets of 512 KiB that are not the
@@ -225,6 +251,10 @@ func startManager(b *testing.B, bin, kubeconfig, dir string, workers int) *manag
 		// container's limit), not this process's.
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+limit)
 	}
+	if gogc := os.Getenv("BENCH_MANAGER_GOGC"); gogc != "" {
+		// The manager's GOGC only, as a GOGC in its Deployment would be.
+		cmd.Env = append(cmd.Env, "GOGC="+gogc)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	p := &managerProcess{cmd: cmd, metrics: "http://" + addr + "/metrics", pprof: pprofURL, exited: make(chan struct{})}
 	p.started = time.Now()
@@ -247,6 +277,7 @@ func (p *managerProcess) saveHeap(b *testing.B, name string) {
 	defer f.Close()
 	_, err = io.Copy(f, resp.Body)
 	must(b, err)
+	fmt.Printf("after a forced collection: manager RSS %s, %s\n", mib(p.rss(b)), p.runtimeMemory(b))
 }
 
 func (p *managerProcess) stop(b *testing.B) {
