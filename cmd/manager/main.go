@@ -214,6 +214,9 @@ func run(s settings) error {
 	} else if limit > 0 {
 		ctrl.Log.WithName("setup").Info("soft memory limit from the container's", "bytes", limit)
 	}
+	if p := applyGCPercent(); p > 0 {
+		ctrl.Log.WithName("setup").Info("GC percent (GOGC unset)", "percent", p)
+	}
 	ctrl.Log.WithName("setup").Info("starting manager", "leaderElectionID", leaderElectionID(namespaces))
 	return mgr.Start(ctx)
 }

@@ -58,3 +58,20 @@ func TestSoftMemoryLimit(t *testing.T) {
 		})
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	if got := gcPercent(func(string) string { return "" }); got != defaultGCPercent {
+		t.Errorf("GOGC unset: %d, want the manager's default %d", got, defaultGCPercent)
+	}
+	for _, gogc := range []string{"100", "off", "200"} {
+		env := func(k string) string {
+			if k == "GOGC" {
+				return gogc
+			}
+			return ""
+		}
+		if got := gcPercent(env); got != 0 {
+			t.Errorf("GOGC=%s: %d, want 0 (the user's GOGC stays)", gogc, got)
+		}
+	}
+}
