@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/fnv"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
@@ -158,6 +159,13 @@ func run(s settings) error {
 	if s.secure {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
+	// /metrics writes the license gauges family by family instead of
+	// gathering them all first (internal/licensemetrics, stream.go); the
+	// collector reads the manager's cache, set below before the server starts.
+	var licenseMetrics *licensemetrics.Collector
+	licensemetrics.Install(&metricsOpts, func() http.Handler {
+		return licenseMetrics.Handler(metrics.Registry, ctrl.Log.WithName("metrics"))
+	})
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("find the cluster: %w (set KUBECONFIG or run in a Pod)", err)
@@ -202,7 +210,8 @@ func run(s settings) error {
 			return err
 		}
 	}
-	metrics.Registry.MustRegister(licensemetrics.New(mgr.GetCache()))
+	licenseMetrics = licensemetrics.New(mgr.GetCache())
+	metrics.Registry.MustRegister(licensemetrics.Counters()...)
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}

@@ -11,20 +11,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/entitlement"
 	"github.com/kubelicense/kubelicense/internal/keypolicy"
-)
-
-var (
-	licenseLabels  = []string{"namespace", "product", "licensee", "license"}
-	licenseeLabels = []string{"namespace", "product", "licensee"}
-	productLabels  = []string{"namespace", "product"}
 )
 
 // States are the values of the state label of kubelicense_license_state, in
@@ -39,34 +34,68 @@ var States = []licensingv1alpha1.LicenseState{
 }
 
 var (
-	expirationDesc = prometheus.NewDesc("kubelicense_license_expiration_timestamp_seconds",
-		"End of the license's current period (status validUntil), in Unix seconds; absent for licenses that never end.", licenseLabels, nil)
-	graceExpirationDesc = prometheus.NewDesc("kubelicense_license_grace_expiration_timestamp_seconds",
-		"End of the license's grace period (status graceUntil), in Unix seconds; absent without grace.", licenseLabels, nil)
-	stateDesc = prometheus.NewDesc("kubelicense_license_state",
-		"The license's state: 1 for the current one, 0 for the others.", append(licenseLabels[:4:4], "state"), nil)
-	autoRenewDesc = prometheus.NewDesc("kubelicense_license_auto_renew",
-		"1 when an auto-renewing subscription starts a new period at its expiration (no endsAt at or before it), else 0.", licenseLabels, nil)
-	seatsDesc = prometheus.NewDesc("kubelicense_license_seats",
-		"Concurrent seat leases the license allows (licenses with seats only).", licenseLabels, nil)
-	seatsInUseDesc = prometheus.NewDesc("kubelicense_license_seats_in_use",
-		"Seat leases held now (licenses with seats only).", licenseLabels, nil)
-	maxActivationsDesc = prometheus.NewDesc("kubelicense_license_max_activations",
-		"Distinct fingerprints that may activate the license (licenses with maxActivations only).", licenseLabels, nil)
-	activationsDesc = prometheus.NewDesc("kubelicense_license_activations",
-		"Fingerprints activated now (licenses with maxActivations only).", licenseLabels, nil)
+	expirationDesc = newGauge(licenseLevel, "kubelicense_license_expiration_timestamp_seconds",
+		"End of the license's current period (status validUntil), in Unix seconds; absent for licenses that never end.",
+		func(r licenseRow) (float64, bool) { return timeValue(r.st.ValidUntil) })
+	graceExpirationDesc = newGauge(licenseLevel, "kubelicense_license_grace_expiration_timestamp_seconds",
+		"End of the license's grace period (status graceUntil), in Unix seconds; absent without grace.",
+		func(r licenseRow) (float64, bool) { return timeValue(r.st.GraceUntil) })
+	stateDesc = newGauge(stateLevel, "kubelicense_license_state",
+		"The license's state: 1 for the current one, 0 for the others.", nil)
+	autoRenewDesc = newGauge(licenseLevel, "kubelicense_license_auto_renew",
+		"1 when an auto-renewing subscription starts a new period at its expiration (no endsAt at or before it), else 0.",
+		func(r licenseRow) (float64, bool) { return boolValue(r.renews), true })
+	seatsDesc = newGauge(licenseLevel, "kubelicense_license_seats",
+		"Concurrent seat leases the license allows (licenses with seats only).",
+		func(r licenseRow) (float64, bool) { return float64(r.st.Seats), r.st.Seats > 0 })
+	seatsInUseDesc = newGauge(licenseLevel, "kubelicense_license_seats_in_use",
+		"Seat leases held now (licenses with seats only).",
+		func(r licenseRow) (float64, bool) { return float64(r.st.SeatsInUse), r.st.Seats > 0 })
+	maxActivationsDesc = newGauge(licenseLevel, "kubelicense_license_max_activations",
+		"Distinct fingerprints that may activate the license (licenses with maxActivations only).",
+		func(r licenseRow) (float64, bool) { return float64(r.st.MaxActivations), r.st.MaxActivations > 0 })
+	activationsDesc = newGauge(licenseLevel, "kubelicense_license_activations",
+		"Fingerprints activated now (licenses with maxActivations only).",
+		func(r licenseRow) (float64, bool) { return float64(r.st.Activations), r.st.MaxActivations > 0 })
 
-	licensedDesc = prometheus.NewDesc("kubelicense_licensee_licensed",
-		"1 when at least one license entitles the licensee now (condition Licensed), else 0.", licenseeLabels, nil)
-	readyDesc = prometheus.NewDesc("kubelicense_licensee_ready",
-		"1 when the licensee's Secret holds what its licenses call for (condition Ready), else 0.", licenseeLabels, nil)
+	licensedDesc = newGauge(licenseeLevel, "kubelicense_licensee_licensed",
+		"1 when at least one license entitles the licensee now (condition Licensed), else 0.",
+		func(l *licensingv1alpha1.Licensee) (float64, bool) {
+			return boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), true
+		})
+	readyDesc = newGauge(licenseeLevel, "kubelicense_licensee_ready",
+		"1 when the licensee's Secret holds what its licenses call for (condition Ready), else 0.",
+		func(l *licensingv1alpha1.Licensee) (float64, bool) {
+			return boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), true
+		})
 
-	keyAvailableDesc = prometheus.NewDesc("kubelicense_product_signing_key_available",
-		"1 when the Product has a usable signing key (condition KeyAvailable), else 0: without one, nothing is issued.", productLabels, nil)
-	keyCreatedDesc = prometheus.NewDesc("kubelicense_product_signing_key_created_timestamp_seconds",
-		"When the Product's current signing key was created (adopted, for a bring-your-own key), in Unix seconds.", productLabels, nil)
-	keyNextRotationDesc = prometheus.NewDesc("kubelicense_product_signing_key_next_rotation_timestamp_seconds",
-		"When spec.signing.rotateEvery rotates the current key, in Unix seconds; absent when it rotates only on request.", productLabels, nil)
+	keyAvailableDesc = newGauge(productLevel, "kubelicense_product_signing_key_available",
+		"1 when the Product has a usable signing key (condition KeyAvailable), else 0: without one, nothing is issued.",
+		func(p *licensingv1alpha1.Product) (float64, bool) {
+			return boolValue(conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable)), true
+		})
+	keyCreatedDesc = newGauge(productLevel, "kubelicense_product_signing_key_created_timestamp_seconds",
+		"When the Product's current signing key was created (adopted, for a bring-your-own key), in Unix seconds.",
+		func(p *licensingv1alpha1.Product) (float64, bool) {
+			created := currentKeyCreated(p)
+			if created == nil {
+				return 0, false
+			}
+			return float64(created.Unix()), true
+		})
+	keyNextRotationDesc = newGauge(productLevel, "kubelicense_product_signing_key_next_rotation_timestamp_seconds",
+		"When spec.signing.rotateEvery rotates the current key, in Unix seconds; absent when it rotates only on request.",
+		func(p *licensingv1alpha1.Product) (float64, bool) {
+			created := currentKeyCreated(p)
+			if created == nil {
+				return 0, false
+			}
+			next := nextRotation(p, *created)
+			if next == nil {
+				return 0, false
+			}
+			return float64(next.Unix()), true
+		})
 )
 
 // scrapeTimeout bounds the cache reads of one scrape.
@@ -76,6 +105,7 @@ const scrapeTimeout = 5 * time.Second
 // normally the manager's cache, and serves the issuance counters.
 type Collector struct {
 	reader client.Reader
+	chunk  int // series per chunk of the text format; 0: chunkSize
 }
 
 // New returns a collector over reader.
@@ -83,108 +113,153 @@ func New(reader client.Reader) *Collector { return &Collector{reader: reader} }
 
 // Describe sends the descriptors of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{
-		expirationDesc, graceExpirationDesc, stateDesc, autoRenewDesc,
-		seatsDesc, seatsInUseDesc, maxActivationsDesc, activationsDesc,
-		licensedDesc, readyDesc,
-		keyAvailableDesc, keyCreatedDesc, keyNextRotationDesc,
-	} {
-		ch <- d
+	for _, f := range gaugeFamilies {
+		ch <- f.desc
 	}
 	issuanceTotal.Describe(ch)
 	issuanceDuration.Describe(ch)
 	eventsDroppedTotal.Describe(ch)
 }
 
-// Collect sends the counters, then the gauges of what the cache holds now. A
-// failed read of a kind sends none of that kind's gauges (the scrape shows the
-// series missing, not stale values).
+// Collect sends the counters, then the gauges of what the cache holds now, as
+// const metrics: for a registry of its own (tests, tools). The manager serves
+// the gauges through Handler, which writes the same series.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	issuanceTotal.Collect(ch)
 	issuanceDuration.Collect(ch)
 	eventsDroppedTotal.Collect(ch)
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	c.collectProducts(ctx, ch)
-	licensees := &licensingv1alpha1.LicenseeList{}
-	if err := c.reader.List(ctx, licensees, client.UnsafeDisableDeepCopy); err != nil {
-		return
+	snap := c.snapshot(ctx)
+	for _, f := range gaugeFamilies {
+		snap.each(f, func(values []string, v float64) {
+			ch <- prometheus.MustNewConstMetric(f.desc, prometheus.GaugeValue, v, values...)
+		})
+	}
+}
+
+// snapshot is what one scrape reads from the cache: pointers into it, read
+// only (client.UnsafeDisableDeepCopy).
+type snapshot struct {
+	products  []licensingv1alpha1.Product
+	licensees []*licensingv1alpha1.Licensee
+	licenses  []licenseRow
+}
+
+// licenseRow is one license of a Licensee's status.
+type licenseRow struct {
+	l      *licensingv1alpha1.Licensee
+	st     *licensingv1alpha1.LicenseStatus
+	renews bool // renewsAtExpiration
+}
+
+// snapshot reads the cache. A failed read of a kind leaves that kind out
+// (the scrape shows the series missing, not stale values).
+func (c *Collector) snapshot(ctx context.Context) *snapshot {
+	snap := &snapshot{}
+	products := &licensingv1alpha1.ProductList{}
+	if err := c.reader.List(ctx, products, client.UnsafeDisableDeepCopy); err == nil {
+		snap.products = products.Items
+	}
+	licensees, err := c.licensees(ctx)
+	if err != nil {
+		return snap
 	}
 	templates := &licensingv1alpha1.LicenseTemplateList{}
 	if err := c.reader.List(ctx, templates, client.UnsafeDisableDeepCopy); err != nil {
-		return
+		return snap
 	}
 	byName := make(map[client.ObjectKey]*licensingv1alpha1.LicenseTemplateSpec, len(templates.Items))
 	for i := range templates.Items {
 		t := &templates.Items[i]
 		byName[client.ObjectKeyFromObject(t)] = &t.Spec
 	}
-	for i := range licensees.Items {
-		collectLicensee(ch, &licensees.Items[i], byName)
+	snap.licensees = licensees
+	n := 0
+	for _, l := range snap.licensees {
+		n += len(l.Status.Licenses)
 	}
+	snap.licenses = make([]licenseRow, 0, n)
+	for _, l := range snap.licensees {
+		for j := range l.Status.Licenses {
+			st := &l.Status.Licenses[j]
+			spec := licenseSpec(l, st.Name)
+			var template *licensingv1alpha1.LicenseTemplateSpec
+			if spec != nil {
+				template = byName[client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}]
+			}
+			snap.licenses = append(snap.licenses, licenseRow{l: l, st: st, renews: renewsAtExpiration(*st, spec, template)})
+		}
+	}
+	return snap
 }
 
-func collectLicensee(ch chan<- prometheus.Metric, l *licensingv1alpha1.Licensee, templates map[client.ObjectKey]*licensingv1alpha1.LicenseTemplateSpec) {
-	product := l.Spec.ProductRef.Name
-	licensee := newLabels(licenseeLabels, l.Namespace, product, l.Name)
-	gauge(ch, licensedDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), licensee)
-	gauge(ch, readyDesc, boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), licensee)
-	for _, st := range l.Status.Licenses {
-		lic := newLabels(licenseLabels, l.Namespace, product, l.Name, st.Name)
-		if st.ValidUntil != nil {
-			gauge(ch, expirationDesc, unixSeconds(st.ValidUntil), lic)
-		}
-		if st.GraceUntil != nil {
-			gauge(ch, graceExpirationDesc, unixSeconds(st.GraceUntil), lic)
-		}
-		for i, s := range States {
-			gauge(ch, stateDesc, boolValue(st.State == s), lic.with(statePairs[i]))
-		}
-		spec := licenseSpec(l, st.Name)
-		var template *licensingv1alpha1.LicenseTemplateSpec
-		if spec != nil {
-			template = templates[client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}]
-		}
-		gauge(ch, autoRenewDesc, boolValue(renewsAtExpiration(st, spec, template)), lic)
-		if st.Seats > 0 {
-			gauge(ch, seatsDesc, float64(st.Seats), lic)
-			gauge(ch, seatsInUseDesc, float64(st.SeatsInUse), lic)
-		}
-		if st.MaxActivations > 0 {
-			gauge(ch, maxActivationsDesc, float64(st.MaxActivations), lic)
-			gauge(ch, activationsDesc, float64(st.Activations), lic)
+// storeReader is an informer that gives its store (client-go's shared
+// informers, which controller-runtime's cache holds).
+type storeReader interface{ GetStore() toolscache.Store }
+
+// licensees are the cached Licensees. From an informer cache they are read
+// from the informer's store: a list through the cache copies every object
+// into the list's items (584 bytes each), 6 MB per scrape at 10,000.
+func (c *Collector) licensees(ctx context.Context) ([]*licensingv1alpha1.Licensee, error) {
+	if ic, ok := c.reader.(cache.Informers); ok {
+		if inf, err := ic.GetInformer(ctx, &licensingv1alpha1.Licensee{}); err == nil {
+			if sr, ok := inf.(storeReader); ok {
+				objs := sr.GetStore().List()
+				out := make([]*licensingv1alpha1.Licensee, 0, len(objs))
+				for _, o := range objs {
+					if l, ok := o.(*licensingv1alpha1.Licensee); ok {
+						out = append(out, l)
+					}
+				}
+				return out, nil
+			}
 		}
 	}
+	list := &licensingv1alpha1.LicenseeList{}
+	if err := c.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	out := make([]*licensingv1alpha1.Licensee, len(list.Items))
+	for i := range list.Items {
+		out[i] = &list.Items[i]
+	}
+	return out, nil
 }
 
-// statePairs are the state label's pairs, in the order of States, shared by
-// every license.
-var statePairs = func() []*dto.LabelPair {
-	name := "state"
-	out := make([]*dto.LabelPair, len(States))
-	for i, s := range States {
-		value := string(s)
-		out[i] = &dto.LabelPair{Name: &name, Value: &value}
-	}
-	return out
-}()
-
-func (c *Collector) collectProducts(ctx context.Context, ch chan<- prometheus.Metric) {
-	products := &licensingv1alpha1.ProductList{}
-	if err := c.reader.List(ctx, products, client.UnsafeDisableDeepCopy); err != nil {
-		return
-	}
-	for i := range products.Items {
-		p := &products.Items[i]
-		lb := newLabels(productLabels, p.Namespace, p.Name)
-		gauge(ch, keyAvailableDesc, boolValue(conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable)), lb)
-		created := currentKeyCreated(p)
-		if created == nil {
-			continue
+// each calls emit for every series of f: its label values, in the order of
+// f's label names, and its value. values is reused: emit copies what it keeps.
+func (s *snapshot) each(f *gaugeFamily, emit func(values []string, v float64)) {
+	var values [5]string
+	switch f.level {
+	case productLevel:
+		for i := range s.products {
+			p := &s.products[i]
+			if v, ok := f.product(p); ok {
+				values[0], values[1] = p.Namespace, p.Name
+				emit(values[:2], v)
+			}
 		}
-		gauge(ch, keyCreatedDesc, float64(created.Unix()), lb)
-		if next := nextRotation(p, *created); next != nil {
-			gauge(ch, keyNextRotationDesc, float64(next.Unix()), lb)
+	case licenseeLevel:
+		for _, l := range s.licensees {
+			if v, ok := f.licensee(l); ok {
+				values[0], values[1], values[2] = l.Namespace, l.Spec.ProductRef.Name, l.Name
+				emit(values[:3], v)
+			}
+		}
+	case licenseLevel, stateLevel:
+		for _, r := range s.licenses {
+			values[0], values[1], values[2], values[3] = r.l.Namespace, r.l.Spec.ProductRef.Name, r.l.Name, r.st.Name
+			if f.level == stateLevel {
+				for _, state := range States {
+					values[4] = string(state)
+					emit(values[:5], boolValue(r.st.State == state))
+				}
+				continue
+			}
+			if v, ok := f.license(r); ok {
+				emit(values[:4], v)
+			}
 		}
 	}
 }
@@ -249,4 +324,10 @@ func boolValue(b bool) float64 {
 	return 0
 }
 
-func unixSeconds(t *metav1.Time) float64 { return float64(t.Unix()) }
+// timeValue is t in Unix seconds; no series without it.
+func timeValue(t *metav1.Time) (float64, bool) {
+	if t == nil {
+		return 0, false
+	}
+	return float64(t.Unix()), true
+}

@@ -26,9 +26,10 @@ import (
 	"github.com/kubelicense/kubelicense/internal/testenv"
 )
 
-// The suite runs the real manager (the controllers, and the collector in the
-// manager's registry, as cmd/manager does) against a real kube-apiserver and
-// etcd, and scrapes controller-runtime's metrics server over HTTP.
+// The suite runs the real manager (the controllers, and the collector behind
+// the metrics server's /metrics, as cmd/manager installs it) against a real
+// kube-apiserver and etcd, and scrapes controller-runtime's metrics server
+// over HTTP.
 
 var (
 	env        *envtest.Environment
@@ -37,6 +38,8 @@ var (
 	cancel     context.CancelFunc
 	clk        = &testenv.ShiftedClock{}
 	metricsURL string
+	// cacheReader is the manager's cache, which the collector reads.
+	cacheReader client.Reader
 )
 
 func TestLicenseMetrics(t *testing.T) {
@@ -64,12 +67,17 @@ var _ = BeforeSuite(func() {
 		Cache:   controllers.CacheOptions(),
 	})
 	Expect(err).NotTo(HaveOccurred())
-	// The manager's own metrics server, on a free port, serving metrics.Registry.
-	srv, err := metricsserver.NewServer(metricsserver.Options{BindAddress: "127.0.0.1:0"}, cfg, mgr.GetHTTPClient())
+	// The manager's own metrics server, on a free port, serving metrics.Registry
+	// and the license gauges as cmd/manager does.
+	cacheReader = mgr.GetCache()
+	collector := licensemetrics.New(cacheReader)
+	opts := metricsserver.Options{BindAddress: "127.0.0.1:0"}
+	licensemetrics.Install(&opts, func() http.Handler { return collector.Handler(metrics.Registry, ctrl.Log.WithName("metrics")) })
+	srv, err := metricsserver.NewServer(opts, cfg, mgr.GetHTTPClient())
 	Expect(err).NotTo(HaveOccurred())
 	Expect(mgr.Add(srv)).To(Succeed())
 	Expect(controllers.SetupAll(ctx, mgr, controllers.Options{Clock: clk})).To(Succeed())
-	metrics.Registry.MustRegister(licensemetrics.New(mgr.GetCache()))
+	metrics.Registry.MustRegister(licensemetrics.Counters()...)
 	go func() {
 		defer GinkgoRecover()
 		Expect(mgr.Start(ctx)).To(Succeed())
