@@ -12,6 +12,7 @@ import (
 
 	"github.com/go-logr/logr"
 	uberzap "go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 )
@@ -179,8 +180,8 @@ func TestSiblingsDoNotShareValues(t *testing.T) {
 // Lines from one logger on several goroutines at once, as a reconcile's
 // logger may be used: run with -race.
 func TestConcurrentFirstLines(t *testing.T) {
-	var buf safeBuffer
-	log := New(zap.New(zap.WriteTo(&buf), zap.JSONEncoder())).WithValues("k", "v")
+	var buf bytes.Buffer
+	log := New(zap.New(zap.WriteTo(zapcore.Lock(zapcore.AddSync(&buf))), zap.JSONEncoder())).WithValues("k", "v")
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() { log.Info("line") })
@@ -189,23 +190,6 @@ func TestConcurrentFirstLines(t *testing.T) {
 	if n := strings.Count(buf.String(), `"k":"v"`); n != 8 {
 		t.Fatalf("%d of 8 lines carry k=v:\n%s", n, buf.String())
 	}
-}
-
-type safeBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // A reconcile's logger as controller-runtime makes it (controller values,
