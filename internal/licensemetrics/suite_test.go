@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -40,6 +41,9 @@ var (
 	metricsURL string
 	// cacheReader is the manager's cache, which the collector reads.
 	cacheReader client.Reader
+	// restConfig and httpClient are the manager's, for a second metrics server.
+	restConfig *rest.Config
+	httpClient *http.Client
 )
 
 func TestLicenseMetrics(t *testing.T) {
@@ -69,7 +73,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	// The manager's own metrics server, on a free port, serving metrics.Registry
 	// and the license gauges as cmd/manager does.
-	cacheReader = mgr.GetCache()
+	cacheReader, restConfig, httpClient = mgr.GetCache(), cfg, mgr.GetHTTPClient()
 	collector := licensemetrics.New(cacheReader)
 	opts := metricsserver.Options{BindAddress: "127.0.0.1:0"}
 	licensemetrics.Install(&opts, func() http.Handler { return collector.Handler(metrics.Registry, ctrl.Log.WithName("metrics")) })
