@@ -133,7 +133,8 @@ func BenchmarkManagerMemory(b *testing.B) {
 func mib(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }
 
 // settle waits BENCH_SETTLE (default 150s: past the Go runtime's forced
-// collection every 2 minutes, which an idle process otherwise waits for) and
+// collection every 2 minutes, which an idle process otherwise waits for),
+// scraping the manager every BENCH_SCRAPE_EVERY (30s) meanwhile, and
 // reports the RSS then, with its anonymous (heap, stacks) and file-backed
 // (the binary's pages) parts: what a memory graph of the idle manager shows
 // once the collector has returned the garbage of the import or the start.
@@ -141,7 +142,16 @@ func (p *managerProcess) settle(b *testing.B, phase string) float64 {
 	b.Helper()
 	wait, err := time.ParseDuration(envString("BENCH_SETTLE", "150s"))
 	must(b, err)
-	time.Sleep(wait)
+	every, err := time.ParseDuration(envString("BENCH_SCRAPE_EVERY", "30s"))
+	must(b, err)
+	// Scraped meanwhile as Prometheus would (the chart's ServiceMonitor
+	// interval), unless BENCH_SCRAPE_EVERY is 0.
+	deadline := time.Now().Add(wait)
+	for every > 0 && time.Until(deadline) > every {
+		time.Sleep(every)
+		p.scrape(b)
+	}
+	time.Sleep(time.Until(deadline))
 	rss, anon, file := p.rss(b), p.status(b, "RssAnon"), p.status(b, "RssFile")
 	runtime := p.runtimeMemory(b) // a scrape, as Prometheus makes every 30s
 	fmt.Printf("%s, %s idle: manager RSS %s (anonymous %s, file %s), %s; RSS after that scrape %s\n", phase, wait, mib(rss),
