@@ -34,47 +34,47 @@ var States = []licensingv1alpha1.LicenseState{
 }
 
 var (
-	expirationDesc = newGauge(licenseLevel, "kubelicense_license_expiration_timestamp_seconds",
+	expirationDesc = licenseGauge("kubelicense_license_expiration_timestamp_seconds",
 		"End of the license's current period (status validUntil), in Unix seconds; absent for licenses that never end.",
 		func(r licenseRow) (float64, bool) { return timeValue(r.st.ValidUntil) })
-	graceExpirationDesc = newGauge(licenseLevel, "kubelicense_license_grace_expiration_timestamp_seconds",
+	graceExpirationDesc = licenseGauge("kubelicense_license_grace_expiration_timestamp_seconds",
 		"End of the license's grace period (status graceUntil), in Unix seconds; absent without grace.",
 		func(r licenseRow) (float64, bool) { return timeValue(r.st.GraceUntil) })
-	stateDesc = newGauge(stateLevel, "kubelicense_license_state",
-		"The license's state: 1 for the current one, 0 for the others.", nil)
-	autoRenewDesc = newGauge(licenseLevel, "kubelicense_license_auto_renew",
+	stateDesc = stateGauge("kubelicense_license_state",
+		"The license's state: 1 for the current one, 0 for the others.")
+	autoRenewDesc = licenseGauge("kubelicense_license_auto_renew",
 		"1 when an auto-renewing subscription starts a new period at its expiration (no endsAt at or before it), else 0.",
 		func(r licenseRow) (float64, bool) { return boolValue(r.renews), true })
-	seatsDesc = newGauge(licenseLevel, "kubelicense_license_seats",
+	seatsDesc = licenseGauge("kubelicense_license_seats",
 		"Concurrent seat leases the license allows (licenses with seats only).",
 		func(r licenseRow) (float64, bool) { return float64(r.st.Seats), r.st.Seats > 0 })
-	seatsInUseDesc = newGauge(licenseLevel, "kubelicense_license_seats_in_use",
+	seatsInUseDesc = licenseGauge("kubelicense_license_seats_in_use",
 		"Seat leases held now (licenses with seats only).",
 		func(r licenseRow) (float64, bool) { return float64(r.st.SeatsInUse), r.st.Seats > 0 })
-	maxActivationsDesc = newGauge(licenseLevel, "kubelicense_license_max_activations",
+	maxActivationsDesc = licenseGauge("kubelicense_license_max_activations",
 		"Distinct fingerprints that may activate the license (licenses with maxActivations only).",
 		func(r licenseRow) (float64, bool) { return float64(r.st.MaxActivations), r.st.MaxActivations > 0 })
-	activationsDesc = newGauge(licenseLevel, "kubelicense_license_activations",
+	activationsDesc = licenseGauge("kubelicense_license_activations",
 		"Fingerprints activated now (licenses with maxActivations only).",
 		func(r licenseRow) (float64, bool) { return float64(r.st.Activations), r.st.MaxActivations > 0 })
 
-	licensedDesc = newGauge(licenseeLevel, "kubelicense_licensee_licensed",
+	licensedDesc = licenseeGauge("kubelicense_licensee_licensed",
 		"1 when at least one license entitles the licensee now (condition Licensed), else 0.",
 		func(l *licensingv1alpha1.Licensee) (float64, bool) {
 			return boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionLicensed)), true
 		})
-	readyDesc = newGauge(licenseeLevel, "kubelicense_licensee_ready",
+	readyDesc = licenseeGauge("kubelicense_licensee_ready",
 		"1 when the licensee's Secret holds what its licenses call for (condition Ready), else 0.",
 		func(l *licensingv1alpha1.Licensee) (float64, bool) {
 			return boolValue(conditionTrue(l.Status.Conditions, licensingv1alpha1.ConditionReady)), true
 		})
 
-	keyAvailableDesc = newGauge(productLevel, "kubelicense_product_signing_key_available",
+	keyAvailableDesc = productGauge("kubelicense_product_signing_key_available",
 		"1 when the Product has a usable signing key (condition KeyAvailable), else 0: without one, nothing is issued.",
 		func(p *licensingv1alpha1.Product) (float64, bool) {
 			return boolValue(conditionTrue(p.Status.Conditions, licensingv1alpha1.ConditionKeyAvailable)), true
 		})
-	keyCreatedDesc = newGauge(productLevel, "kubelicense_product_signing_key_created_timestamp_seconds",
+	keyCreatedDesc = productGauge("kubelicense_product_signing_key_created_timestamp_seconds",
 		"When the Product's current signing key was created (adopted, for a bring-your-own key), in Unix seconds.",
 		func(p *licensingv1alpha1.Product) (float64, bool) {
 			created := currentKeyCreated(p)
@@ -83,7 +83,7 @@ var (
 			}
 			return float64(created.Unix()), true
 		})
-	keyNextRotationDesc = newGauge(productLevel, "kubelicense_product_signing_key_next_rotation_timestamp_seconds",
+	keyNextRotationDesc = productGauge("kubelicense_product_signing_key_next_rotation_timestamp_seconds",
 		"When spec.signing.rotateEvery rotates the current key, in Unix seconds; absent when it rotates only on request.",
 		func(p *licensingv1alpha1.Product) (float64, bool) {
 			created := currentKeyCreated(p)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -69,22 +68,31 @@ type gaugeFamily struct {
 
 var gaugeFamilies []*gaugeFamily
 
-// newGauge declares a gauge; value is the func of its level (nil for
-// stateLevel).
-func newGauge(lv level, name, help string, value any) *prometheus.Desc {
-	f := &gaugeFamily{desc: prometheus.NewDesc(name, help, levelLabels[lv], nil), name: name, help: help, level: lv}
-	switch v := value.(type) {
-	case func(*licensingv1alpha1.Product) (float64, bool):
-		f.product = v
-	case func(*licensingv1alpha1.Licensee) (float64, bool):
-		f.licensee = v
-	case func(licenseRow) (float64, bool):
-		f.license = v
-	}
-	if (lv == productLevel) != (f.product != nil) || (lv == licenseeLevel) != (f.licensee != nil) || (lv == licenseLevel) != (f.license != nil) {
-		panic(fmt.Sprintf("licensemetrics: gauge %s: value %T does not fit its level", name, value))
-	}
-	names := levelLabels[lv]
+// productGauge, licenseeGauge, licenseGauge and stateGauge declare a gauge
+// of their level, with its value for one object.
+func productGauge(name, help string, value func(*licensingv1alpha1.Product) (float64, bool)) *prometheus.Desc {
+	return declare(&gaugeFamily{level: productLevel, product: value}, name, help)
+}
+
+func licenseeGauge(name, help string, value func(*licensingv1alpha1.Licensee) (float64, bool)) *prometheus.Desc {
+	return declare(&gaugeFamily{level: licenseeLevel, licensee: value}, name, help)
+}
+
+func licenseGauge(name, help string, value func(licenseRow) (float64, bool)) *prometheus.Desc {
+	return declare(&gaugeFamily{level: licenseLevel, license: value}, name, help)
+}
+
+// stateGauge is kubelicense_license_state: one series per state of each
+// license, 1 for its state (snapshot.each).
+func stateGauge(name, help string) *prometheus.Desc {
+	return declare(&gaugeFamily{level: stateLevel}, name, help)
+}
+
+// declare completes f (its Desc, and its labels sorted by name) and adds it
+// to gaugeFamilies.
+func declare(f *gaugeFamily, name, help string) *prometheus.Desc {
+	names := levelLabels[f.level]
+	f.desc, f.name, f.help = prometheus.NewDesc(name, help, names, nil), name, help
 	f.order = make([]int, len(names))
 	for i := range f.order {
 		f.order[i] = i
