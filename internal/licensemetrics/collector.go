@@ -230,7 +230,7 @@ func (c *Collector) licensees(ctx context.Context) ([]*licensingv1alpha1.License
 // each calls emit for every series of f: its label values, in the order of
 // f's label names, and its value. values is reused: emit copies what it keeps.
 func (s *snapshot) each(f *gaugeFamily, emit func(values []string, v float64)) {
-	var values [5]string
+	var values [maxLabels]string
 	switch f.level {
 	case productLevel:
 		for i := range s.products {

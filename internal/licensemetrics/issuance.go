@@ -18,8 +18,9 @@ const (
 	ResultRevoked Result = "revoked"
 )
 
-// The counters live in the Collector's Describe and Collect, so registering
-// the Collector serves them; the Licensee controller writes them.
+// The counters are in the Collector's Describe and Collect, for a registry of
+// its own; the manager registers them (Counters) in the registry behind
+// Handler. The Licensee controller writes them.
 var (
 	issuanceTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kubelicense_licensee_issuance_total",
@@ -35,6 +36,12 @@ var (
 		Help: "Kubernetes Events not recorded because 1000 were already waiting to be sent (a bulk import or an expiry wave).",
 	})
 )
+
+// Counters are the counters and histogram of this package, for the registry
+// behind Handler.
+func Counters() []prometheus.Collector {
+	return []prometheus.Collector{issuanceTotal, issuanceDuration, eventsDroppedTotal}
+}
 
 // RecordEventDropped counts an Event the controllers' bounded queue had no room for.
 func RecordEventDropped() { eventsDroppedTotal.Inc() }

@@ -261,12 +261,6 @@ func (c *Collector) Handler(g prometheus.Gatherer, log logr.Logger) http.Handler
 	})
 }
 
-// Counters are the Collector's counters and histogram, for the registry
-// behind Handler (the Collector itself serves them too).
-func Counters() []prometheus.Collector {
-	return []prometheus.Collector{issuanceTotal, issuanceDuration, eventsDroppedTotal}
-}
-
 var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(nil) }}
 
 // acceptsGzip reads Accept-Encoding as promhttp does for gzip: offered, and
