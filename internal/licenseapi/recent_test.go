@@ -66,7 +66,7 @@ func TestRecentLeasesLastUntilTheCacheCatchesUp(t *testing.T) {
 }
 
 func TestOverlayLeases(t *testing.T) {
-	list := []licensingv1alpha1.SeatLease{*seatLease("s0", "10", "pod-a"), *seatLease("s1", "11", "pod-b"), *seatLease("s2", "12", "pod-c")}
+	list := []*licensingv1alpha1.SeatLease{seatLease("s0", "10", "pod-a"), seatLease("s1", "11", "pod-b"), seatLease("s2", "12", "pod-c")}
 	got := overlayLeases(list, map[string]recentLease{
 		"s0": {lease: seatLease("s0", "20", "pod-a2"), rv: "20"}, // renewed or taken over here
 		"s1": {rv: "21"},                                         // released here
@@ -82,5 +82,50 @@ func TestOverlayLeases(t *testing.T) {
 	}
 	if len(overlayLeases(list, nil)) != 3 {
 		t.Fatal("no overlay changed the list")
+	}
+}
+
+// acquire reads one license's leases through the informer's index: only that
+// license of that Licensee, as the cache's own objects, with this replica's
+// unseen writes laid over them.
+func TestCachedLeasesByLicenseIndex(t *testing.T) {
+	lease := func(namespace, licensee, lic, name, holder string) *licensingv1alpha1.SeatLease {
+		return &licensingv1alpha1.SeatLease{
+			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, ResourceVersion: "10"},
+			Spec:       licensingv1alpha1.SeatLeaseSpec{LicenseeRef: licensingv1alpha1.LocalObjectReference{Name: licensee}, License: lic, Holder: holder},
+		}
+	}
+	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{indexLeaseLicense: leaseLicenseIndex})
+	mine := lease("vendor", "shop", "main", "shop-main-0", "pod-a")
+	for _, s := range []*licensingv1alpha1.SeatLease{
+		mine,
+		lease("vendor", "shop", "main", "shop-main-1", "pod-b"),
+		lease("vendor", "shop", "extra", "shop-extra-0", "pod-c"),   // another license
+		lease("vendor", "shop-main", "0", "shop-main-0-0", "pod-d"), // another Licensee whose name and license make a look-alike
+		lease("other", "shop", "main", "shop-main-0", "pod-e"),      // another namespace
+	} {
+		if err := indexer.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recent := &recentLeases{}
+	recent.deleted(lease("vendor", "shop", "main", "shop-main-1", "pod-b"))
+	recent.wrote(lease("vendor", "shop", "main", "shop-main-2", "pod-f"))
+	st := &store{leaseIndex: indexer, tallySynced: func() bool { return true }, recent: recent}
+
+	got, err := st.cachedLeases(t.Context(), &licensingv1alpha1.Licensee{ObjectMeta: metav1.ObjectMeta{Namespace: "vendor", Name: "shop"}}, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var holders []string
+	for _, s := range got {
+		holders = append(holders, s.Name+"="+s.Spec.Holder)
+		if s.Name == mine.Name && s != mine {
+			t.Error("the cached lease was copied; acquire reads the cache's own object")
+		}
+	}
+	slices.Sort(holders)
+	if want := []string{"shop-main-0=pod-a", "shop-main-2=pod-f"}; !slices.Equal(holders, want) {
+		t.Fatalf("leases of vendor/shop license main: %v, want %v", holders, want)
 	}
 }

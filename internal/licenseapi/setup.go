@@ -69,6 +69,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	return s, nil
 }
 
+// indexerReader is an informer that gives its indexer (client-go's shared
+// informers, which controller-runtime's cache holds).
+type indexerReader interface{ GetIndexer() toolscache.Indexer }
+
 // countFrom feeds the server's counts of seats and activations, and its record
 // of its own lease writes the cache has not seen, from the informers of
 // informers, which must be the cache the server reads.
@@ -88,6 +92,12 @@ func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error
 		if _, ok := obj.(*licensingv1alpha1.SeatLease); ok {
 			if _, err := inf.AddEventHandler(recent.handler()); err != nil {
 				return fmt.Errorf("follow %T: %w", obj, err)
+			}
+			if ir, ok := inf.(indexerReader); ok {
+				if err := inf.AddIndexers(toolscache.Indexers{indexLeaseLicense: leaseLicenseIndex}); err != nil {
+					return fmt.Errorf("index %T by license: %w", obj, err)
+				}
+				s.store.leaseIndex = ir.GetIndexer()
 			}
 		}
 	}
