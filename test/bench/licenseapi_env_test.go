@@ -9,6 +9,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -79,6 +81,28 @@ func startAPIEnv(b *testing.B) *apiEnv {
 	c, err := client.New(cfg, client.Options{Scheme: scheme.Scheme})
 	must(b, err)
 	e := &apiEnv{env: env, cfg: cfg, c: c}
+	controlPlaneProfile = func(ctx context.Context, d time.Duration) ([]byte, error) {
+		hc, err := rest.HTTPClientFor(cfg)
+		if err != nil {
+			return nil, err
+		}
+		hc.Timeout = d + 30*time.Second
+		url := strings.TrimSuffix(cfg.Host, "/") + fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Round(time.Second)/time.Second))
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		data, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("kube-apiserver profile: %s: %.200s", resp.Status, data)
+		}
+		return data, err
+	}
 	e.tls, e.pool = benchTLS(b)
 
 	e.requests = &testenv.RequestCounter{}

@@ -183,14 +183,50 @@ func compare(b *testing.B, title string, concurrencies []int, baseline, ours con
 	}
 
 	if profile != "" && os.Getenv("BENCH_API_PROFILE_DIR") != "" {
+		profileTime := envDuration("BENCH_API_PROFILE_TIME", 10*time.Second)
 		must(b, ours.prepare(best))
 		stop := startProfile(b, profile)
-		r, err := runWorkers(best, warm, envDuration("BENCH_API_PROFILE_TIME", 10*time.Second), ours.op, ours.requests)
+		stopCP := startControlPlaneProfile(b, profile, warm+profileTime)
+		r, err := runWorkers(best, warm, profileTime, ours.op, ours.requests)
 		stop()
+		stopCP()
 		must(b, err)
 		fmt.Printf("%s: profiled %s at concurrency %d: %s\n", title, ours.name, best, r)
+		// The control plane's side of the baseline, to compare with ours'.
+		must(b, baseline.prepare(best))
+		stopCP = startControlPlaneProfile(b, profile+"-baseline", warm+profileTime)
+		r, err = runWorkers(best, warm, profileTime, baseline.op, baseline.requests)
+		stopCP()
+		must(b, err)
+		fmt.Printf("%s: profiled the control plane under %s at concurrency %d: %s\n", title, baseline.name, best, r)
 	}
 	return out
+}
+
+// controlPlaneProfile, when set (startAPIEnv sets it), fetches a CPU profile
+// of kube-apiserver over d from its /debug/pprof endpoint.
+var controlPlaneProfile func(ctx context.Context, d time.Duration) ([]byte, error)
+
+// startControlPlaneProfile profiles kube-apiserver for d into
+// BENCH_API_PROFILE_DIR/name-apiserver.pprof; the returned func waits for it.
+func startControlPlaneProfile(b *testing.B, name string, d time.Duration) func() {
+	dir := os.Getenv("BENCH_API_PROFILE_DIR")
+	if dir == "" || controlPlaneProfile == nil {
+		return func() {}
+	}
+	done := make(chan error, 1)
+	path := filepath.Join(dir, name+"-apiserver.pprof")
+	go func() {
+		data, err := controlPlaneProfile(context.Background(), d)
+		if err == nil {
+			err = os.WriteFile(path, data, 0o644)
+		}
+		done <- err
+	}()
+	return func() {
+		must(b, <-done)
+		fmt.Printf("kube-apiserver CPU profile: %s\n", path)
+	}
 }
 
 // startProfile starts the CPU profiler into BENCH_API_PROFILE_DIR/name.pprof,
