@@ -21,6 +21,13 @@ import (
 type recentLeases struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]recentLease
+	// cached, when set, reads the version of a lease in the informer's store
+	// (ok false: not there). The store is updated before the informer's
+	// handlers hear of a change, so an entry checked against it after it is
+	// put cannot miss the event that ends it: a write whose event came before
+	// the entry was put would otherwise linger until the lease next changed,
+	// and every acquire would go through it (300 such entries at 64 workers).
+	cached func(types.NamespacedName) (rv string, ok bool)
 }
 
 type recentLease struct {
@@ -45,17 +52,46 @@ func (r *recentLeases) put(key types.NamespacedName, e recentLease) {
 	r.m[key] = e
 }
 
-// wrote records s as created or updated by this replica.
+// wrote records s as created or updated by this replica, unless the cache
+// already has it at that version or later.
 func (r *recentLeases) wrote(s *licensingv1alpha1.SeatLease) {
-	if r != nil {
-		r.put(leaseKey(s), recentLease{lease: s.DeepCopy(), rv: s.ResourceVersion})
+	if r == nil {
+		return
+	}
+	key := leaseKey(s)
+	r.put(key, recentLease{lease: s.DeepCopy(), rv: s.ResourceVersion})
+	if r.cached == nil {
+		return
+	}
+	if rv, ok := r.cached(key); ok && caughtUp(rv, s.ResourceVersion, true) {
+		r.drop(key, s.ResourceVersion)
 	}
 }
 
-// deleted records s, at its resourceVersion, as deleted by this replica.
+// deleted records s, at its resourceVersion, as deleted by this replica,
+// unless the cache no longer has it: it saw the deletion already, or (both
+// events still on their way) it will see the creation and the deletion one
+// after the other.
 func (r *recentLeases) deleted(s *licensingv1alpha1.SeatLease) {
-	if r != nil {
-		r.put(leaseKey(s), recentLease{rv: s.ResourceVersion})
+	if r == nil {
+		return
+	}
+	key := leaseKey(s)
+	r.put(key, recentLease{rv: s.ResourceVersion})
+	if r.cached == nil {
+		return
+	}
+	if _, ok := r.cached(key); !ok {
+		r.drop(key, s.ResourceVersion)
+	}
+}
+
+// drop removes the entry of key if it is still the one at version rv.
+func (r *recentLeases) drop(key types.NamespacedName, rv string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e, ok := r.m[key]; ok && e.rv == rv {
+		delete(r.m, key)
 	}
 }
 
@@ -103,11 +139,20 @@ func (r *recentLeases) seen(obj any) {
 	if !ok {
 		return
 	}
-	ours, err1 := strconv.ParseUint(e.rv, 10, 64)
-	theirs, err2 := strconv.ParseUint(s.ResourceVersion, 10, 64)
-	if err1 != nil || err2 != nil || theirs > ours || (theirs == ours && e.lease != nil) {
+	if caughtUp(s.ResourceVersion, e.rv, e.lease != nil) {
 		delete(r.m, leaseKey(s))
 	}
+}
+
+// caughtUp says whether a cache holding a lease at version theirs has seen
+// what this replica wrote at version ours: a later version, or the same one
+// for a write (a deletion is seen only when the lease leaves the cache).
+// Versions that are not decimal integers (the API server's are, and are
+// comparable) count as caught up: the cache is then believed, as before.
+func caughtUp(theirs, ours string, wrote bool) bool {
+	o, err1 := strconv.ParseUint(ours, 10, 64)
+	t, err2 := strconv.ParseUint(theirs, 10, 64)
+	return err1 != nil || err2 != nil || t > o || (t == o && wrote)
 }
 
 // gone drops the entry of a lease the cache saw deleted.

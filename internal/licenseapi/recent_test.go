@@ -129,3 +129,42 @@ func TestCachedLeasesByLicenseIndex(t *testing.T) {
 		t.Fatalf("leases of vendor/shop license main: %v, want %v", holders, want)
 	}
 }
+
+// With the informer's store to check against, an entry whose event the cache
+// had already applied when the entry was put does not linger: not for a write
+// the cache has at its version, nor for a deletion of a lease the cache no
+// longer has. Entries the cache has not caught up with stay until it does.
+func TestRecentLeasesCheckTheStoreWhenPut(t *testing.T) {
+	store := map[types.NamespacedName]string{}
+	r := &recentLeases{cached: func(k types.NamespacedName) (string, bool) { rv, ok := store[k]; return rv, ok }}
+	a := types.NamespacedName{Namespace: "vendor", Name: "a"}
+	b := types.NamespacedName{Namespace: "vendor", Name: "b"}
+
+	store[a] = "20" // the event of the create came first
+	r.wrote(seatLease("a", "20", "pod-a"))
+	if _, ok := r.get(a); ok {
+		t.Error("a write the cache already has was kept")
+	}
+	store[b] = "10" // the cache still has the version before ours
+	r.wrote(seatLease("b", "21", "pod-b"))
+	if e, ok := r.get(b); !ok || e.lease.Spec.Holder != "pod-b" {
+		t.Fatal("a write the cache has not seen was not kept")
+	}
+
+	r.deleted(seatLease("b", "21", "pod-b")) // the cache still has b
+	if e, ok := r.get(b); !ok || e.lease != nil {
+		t.Fatal("a deletion the cache has not seen was not kept")
+	}
+	delete(store, a) // the cache saw a deleted before the deletion was put
+	r.deleted(seatLease("a", "20", "pod-a"))
+	if _, ok := r.get(a); ok {
+		t.Error("a deletion of a lease the cache no longer has was kept")
+	}
+
+	// drop removes an entry only at the version checked: a newer write stays.
+	r.wrote(seatLease("b", "30", "pod-c"))
+	r.drop(b, "21")
+	if e, ok := r.get(b); !ok || e.rv != "30" {
+		t.Error("drop removed a newer entry")
+	}
+}

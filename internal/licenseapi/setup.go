@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -73,6 +74,21 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 // informers, which controller-runtime's cache holds).
 type indexerReader interface{ GetIndexer() toolscache.Indexer }
 
+// cachedVersion reads the resourceVersion of a SeatLease in store.
+func cachedVersion(store toolscache.Store) func(types.NamespacedName) (string, bool) {
+	return func(key types.NamespacedName) (string, bool) {
+		obj, ok, err := store.GetByKey(key.Namespace + "/" + key.Name)
+		if err != nil || !ok {
+			return "", false
+		}
+		s, ok := obj.(*licensingv1alpha1.SeatLease)
+		if !ok {
+			return "", false
+		}
+		return s.ResourceVersion, true
+	}
+}
+
 // countFrom feeds the server's counts of seats and activations, and its record
 // of its own lease writes the cache has not seen, from the informers of
 // informers, which must be the cache the server reads.
@@ -98,6 +114,7 @@ func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error
 					return fmt.Errorf("index %T by license: %w", obj, err)
 				}
 				s.store.leaseIndex = ir.GetIndexer()
+				recent.cached = cachedVersion(ir.GetIndexer())
 			}
 		}
 	}
