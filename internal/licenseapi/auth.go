@@ -17,17 +17,6 @@ import (
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
-// getFunc reads one object.
-type getFunc func(ctx context.Context, key client.ObjectKey, obj client.Object) error
-
-// peek reads obj from the cache without a copy: the object is the cache's
-// own, shared with every reader, and the license API only ever reads what it
-// peeks (the Product, Licensee, templates and JWKS of a request). A copy of
-// each per request was a sixth of the handler's time (docs/performance.md).
-func (s *Server) peek(ctx context.Context, key client.ObjectKey, obj client.Object) error {
-	return s.reader.Get(ctx, key, obj, client.UnsafeDisableDeepCopy)
-}
-
 // caller is an authenticated request: a license token that verified against
 // its Product's JWKS, and the Licensee it names as it is now.
 type caller struct {
@@ -65,14 +54,14 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*caller, er
 			return nil, err
 		}
 	}
-	p := &licensingv1alpha1.Product{}
-	if err := s.peek(ctx, client.ObjectKey{Namespace: namespace, Name: product}, p); err != nil {
+	p, err := s.cached.products.get(ctx, client.ObjectKey{Namespace: namespace, Name: product})
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("the token's issuer names Product %s/%s, which does not exist here", clip(namespace), clip(product)))
 		}
 		return nil, err
 	}
-	keySet, err := s.jwks.get(ctx, s.peek, namespace, product)
+	keySet, err := s.jwks.get(ctx, &s.cached.configMaps, namespace, product)
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +135,7 @@ const maxTokenBytes = 64 << 10
 // that is gone, was re-created (issued before the present one existed), or
 // moved to another Product is revoked: nothing it says is granted any more.
 func (s *Server) findLicensee(ctx context.Context, c *caller) error {
-	l := &licensingv1alpha1.Licensee{}
-	err := s.peek(ctx, client.ObjectKey{Namespace: c.namespace, Name: c.claims.Subject}, l)
+	l, err := s.cached.licensees.get(ctx, client.ObjectKey{Namespace: c.namespace, Name: c.claims.Subject})
 	switch {
 	case apierrors.IsNotFound(err):
 		c.revoked = fmt.Sprintf("Licensee %s/%s no longer exists", c.namespace, clip(c.claims.Subject))
@@ -215,10 +203,10 @@ type parsedJWKS struct {
 // maxCachedJWKS bounds the parsed key sets and prepared signers (Products are few).
 const maxCachedJWKS = 4096
 
-func (c *jwksCache) get(ctx context.Context, peek getFunc, namespace, product string) (*license.KeySet, error) {
+func (c *jwksCache) get(ctx context.Context, configMaps *cachedObjects[corev1.ConfigMap, *corev1.ConfigMap], namespace, product string) (*license.KeySet, error) {
 	id := client.ObjectKey{Namespace: namespace, Name: licensingv1alpha1.PublicKeysConfigMapName(product)}
-	cm := &corev1.ConfigMap{}
-	if err := peek(ctx, id, cm); err != nil {
+	cm, err := configMaps.get(ctx, id)
+	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("Product %s/%s publishes no keys yet (ConfigMap %s)", namespace, product, id.Name))
 		}

@@ -3,3 +3,10 @@ package licenseapi
 // ReadsLeasesByIndex says whether s reads a license's seat leases through the
 // SeatLease informer's index (wired by Setup with the manager's cache).
 func ReadsLeasesByIndex(s *Server) bool { return s.store.leaseIndex != nil }
+
+// ReadsFromInformerStores says whether s reads the Products, Licensees,
+// templates and JWKS ConfigMaps of requests from their informers' stores.
+func ReadsFromInformerStores(s *Server) bool {
+	c := s.cached
+	return c.products.store != nil && c.licensees.store != nil && c.templates.store != nil && c.configMaps.store != nil
+}

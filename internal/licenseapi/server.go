@@ -76,7 +76,7 @@ const (
 // election: every replica serves, from state in the API server.
 type Server struct {
 	opts     Options
-	reader   client.Reader
+	cached   *cachedReads // the Product, Licensee, templates and JWKS of requests
 	store    *store
 	keys     SigningKeys
 	clock    clock.PassiveClock
@@ -126,7 +126,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		opts:        o,
-		reader:      o.Cache,
+		cached:      newCachedReads(o.Cache),
 		store:       &store{cache: o.Cache, live: o.Live, write: o.Writer, outbox: o.Outbox, clock: o.Clock},
 		keys:        o.Keys,
 		clock:       o.Clock,

@@ -91,7 +91,8 @@ func cachedVersion(store toolscache.Store) func(types.NamespacedName) (string, b
 
 // countFrom feeds the server's counts of seats and activations, and its record
 // of its own lease writes the cache has not seen, from the informers of
-// informers, which must be the cache the server reads.
+// informers, which must be the cache the server reads; and reads what
+// requests read from the same informers' stores.
 func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error {
 	tally, recent := &usage.Tally{}, &recentLeases{}
 	var synced []toolscache.ResourceEventHandlerRegistration
@@ -117,6 +118,9 @@ func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error
 				recent.cached = cachedVersion(ir.GetIndexer())
 			}
 		}
+	}
+	if err := s.cached.wire(ctx, informers); err != nil {
+		return err
 	}
 	s.store.recent = recent
 	s.store.tally = tally

@@ -157,6 +157,7 @@ var _ = Describe("seats", func() {
 		// Both replicas read the license's leases through the informer's index.
 		Expect(licenseapi.ReadsLeasesByIndex(apiA.server)).To(BeTrue())
 		Expect(licenseapi.ReadsLeasesByIndex(apiB.server)).To(BeTrue())
+		Expect(licenseapi.ReadsFromInformerStores(apiA.server)).To(BeTrue())
 		i := issue(seatsTemplate(3))
 		Expect(acquire(apiA, i, "first").status).To(Equal(http.StatusCreated))
 		Expect(acquire(apiB, i, "second").status).To(Equal(http.StatusCreated))

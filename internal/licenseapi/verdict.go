@@ -44,8 +44,8 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 	}
 	versions := make([]string, len(l.Spec.Licenses))
 	for i, spec := range l.Spec.Licenses {
-		t := &licensingv1alpha1.LicenseTemplate{}
-		switch err := s.peek(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name}, t); {
+		t, err := s.cached.templates.get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name})
+		switch {
 		case apierrors.IsNotFound(err):
 			versions[i] = "-"
 		case err != nil:

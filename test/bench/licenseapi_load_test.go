@@ -230,12 +230,22 @@ func startControlPlaneProfile(b *testing.B, name string, d time.Duration) func()
 }
 
 // startProfile starts the CPU profiler into BENCH_API_PROFILE_DIR/name.pprof,
-// if that variable is set; the returned func stops it.
+// if that variable is set; the returned func stops it. The heap profiles
+// name-heap-start.pprof and name-heap-end.pprof bracket it: what was
+// allocated meanwhile is
+// go tool pprof -sample_index=alloc_space -diff_base name-heap-start.pprof name-heap-end.pprof
 func startProfile(b *testing.B, name string) func() {
 	dir := os.Getenv("BENCH_API_PROFILE_DIR")
 	if dir == "" {
 		return func() {}
 	}
+	writeHeap := func(suffix string) {
+		f, err := os.Create(filepath.Join(dir, name+"-heap-"+suffix+".pprof"))
+		must(b, err)
+		must(b, pprof.Lookup("allocs").WriteTo(f, 0))
+		must(b, f.Close())
+	}
+	writeHeap("start")
 	path := filepath.Join(dir, name+".pprof")
 	f, err := os.Create(path)
 	must(b, err)
@@ -243,7 +253,8 @@ func startProfile(b *testing.B, name string) func() {
 	return func() {
 		pprof.StopCPUProfile()
 		must(b, f.Close())
-		fmt.Printf("CPU profile: %s\n", path)
+		writeHeap("end")
+		fmt.Printf("CPU profile: %s (and heap profiles around it)\n", path)
 	}
 }
 
