@@ -228,7 +228,7 @@ func (s *Server) validate(x *exchange) error {
 		}
 	}
 	v := e.verdict(&req, activated, x.now)
-	s.reply(x, http.StatusOK, v.Code, v)
+	s.reply(x, http.StatusOK, v.Code, &v)
 	return nil
 }
 
@@ -288,7 +288,7 @@ func (s *Server) activate(x *exchange) error {
 		status, message = http.StatusCreated, "fingerprint activated"
 		count++
 	}
-	s.reply(x, status, license.CodeValid, license.ActivationAnswer{
+	s.reply(x, status, license.CodeValid, &license.ActivationAnswer{
 		Code: license.CodeValid, Message: message, Activation: activationOut(a),
 		Activations: min(count, g.MaxActivations), MaxActivations: g.MaxActivations, Nonce: x.nonce, Time: x.now,
 	})
@@ -344,7 +344,7 @@ func (s *Server) listActivations(x *exchange) error {
 	slices.SortFunc(out.Activations, func(a, b license.Activation) int {
 		return strings.Compare(a.License+"/"+a.Fingerprint, b.License+"/"+b.Fingerprint)
 	})
-	s.reply(x, http.StatusOK, license.CodeValid, out)
+	s.reply(x, http.StatusOK, license.CodeValid, &out)
 	return nil
 }
 
@@ -373,7 +373,7 @@ func (s *Server) deactivate(x *exchange) error {
 		return err
 	}
 	g, _ := e.grant(lic)
-	s.reply(x, http.StatusOK, license.CodeValid, license.ActivationAnswer{
+	s.reply(x, http.StatusOK, license.CodeValid, &license.ActivationAnswer{
 		Code: license.CodeValid, Message: "fingerprint deactivated", Activation: activationOut(a),
 		Activations: max(e.usage[lic].Activations-1, 0), MaxActivations: g.MaxActivations, Nonce: x.nonce, Time: x.now,
 	})
@@ -415,7 +415,7 @@ func (s *Server) acquireSeat(x *exchange) error {
 		status, message = http.StatusCreated, "seat acquired"
 		inUse++
 	}
-	s.reply(x, status, license.CodeValid, license.SeatAnswer{
+	s.reply(x, status, license.CodeValid, &license.SeatAnswer{
 		Code: license.CodeValid, Message: message, Lease: leaseOut(claim.lease),
 		Seats: g.Seats, SeatsInUse: min(inUse, g.Seats), Nonce: x.nonce, Time: x.now,
 	})
@@ -468,7 +468,7 @@ func (s *Server) heartbeatSeat(x *exchange) error {
 	if err != nil {
 		return err
 	}
-	s.reply(x, http.StatusOK, license.CodeValid, license.SeatAnswer{
+	s.reply(x, http.StatusOK, license.CodeValid, &license.SeatAnswer{
 		Code: license.CodeValid, Message: "lease renewed", Lease: leaseOut(lease),
 		Seats: g.Seats, SeatsInUse: min(e.usage[lic].SeatsInUse, g.Seats), Nonce: x.nonce, Time: x.now,
 	})
@@ -497,7 +497,7 @@ func (s *Server) releaseSeat(x *exchange) error {
 		return err
 	}
 	g, _ := e.grant(lic)
-	s.reply(x, http.StatusOK, license.CodeValid, license.SeatAnswer{
+	s.reply(x, http.StatusOK, license.CodeValid, &license.SeatAnswer{
 		Code: license.CodeValid, Message: "seat released", Lease: leaseOut(lease),
 		Seats: g.Seats, SeatsInUse: max(e.usage[lic].SeatsInUse-1, 0), Nonce: x.nonce, Time: x.now,
 	})

@@ -1,13 +1,14 @@
 package licenseapi
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	json "github.com/go-json-experiment/json"
@@ -50,16 +51,20 @@ type exchange struct {
 	code     license.Code
 }
 
-// reply writes v as the JSON answer with status. Once the caller is
+// reply writes v (a pointer: an answer struct is not copied into the
+// interface) as the JSON answer with status. Once the caller is
 // authenticated the answer is signed with the Product's current key (header
 // License-Signature over the exact body bytes); if that key is unavailable the
 // answer cannot be trusted by the client, so it becomes a 503 instead.
 func (s *Server) reply(x *exchange, status int, code license.Code, v any) {
-	body, err := json.Marshal(v, json.Deterministic(true))
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	body := []byte(`{"code":"UNAVAILABLE","message":"the answer could not be encoded"}`)
+	if err := json.MarshalWrite(buf, v, json.Deterministic(true)); err != nil {
 		s.log.Error(err, "encode answer", "endpoint", x.endpoint)
 		status, code = http.StatusInternalServerError, license.CodeUnavailable
-		body = []byte(`{"code":"UNAVAILABLE","message":"the answer could not be encoded"}`)
+	} else {
+		body = buf.Bytes()
 	}
 	h := x.w.Header()
 	// Shared, never-changed values: net/http only reads them.
@@ -90,7 +95,7 @@ func (s *Server) fail(x *exchange, p *problem) {
 	if p.retryAfter > 0 {
 		x.w.Header().Set("Retry-After", strconv.FormatInt(ceilSeconds(p.retryAfter), 10))
 	}
-	s.reply(x, p.status, p.code, license.Problem{
+	s.reply(x, p.status, p.code, &license.Problem{
 		Code: p.code, Message: p.message, Field: p.field, Nonce: x.nonce, Time: x.now,
 	})
 }
@@ -124,7 +129,9 @@ func ceilSeconds(d time.Duration) int64 {
 // unknown, duplicate or case-variant members, nothing after it. The error names
 // the member at fault.
 func decodeBody(r *http.Request, v any) error {
-	data, err := io.ReadAll(r.Body)
+	buf := getBuffer()
+	defer putBuffer(buf) // Unmarshal copies what it keeps out of data
+	_, err := buf.ReadFrom(r.Body)
 	if maxErr, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return newProblem(http.StatusRequestEntityTooLarge, license.CodeMalformed,
 			"the body is larger than %d bytes; the license API takes small JSON objects", maxErr.Limit)
@@ -132,7 +139,8 @@ func decodeBody(r *http.Request, v any) error {
 	if err != nil {
 		return malformed("", "the body could not be read: %s", clip(err.Error()))
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
+	data := buf.Bytes()
+	if len(bytes.TrimSpace(data)) == 0 {
 		return malformed("", "the body is empty; send a JSON object")
 	}
 	err = json.Unmarshal(data, v, json.RejectUnknownMembers(true))
@@ -157,6 +165,23 @@ func decodeBody(r *http.Request, v any) error {
 		return malformed(field, "the body is not valid JSON at byte %d; send one JSON object", se.ByteOffset)
 	}
 	return malformed("", "the body is not valid JSON; send one JSON object")
+}
+
+// buffers hold request bodies and encoded answers while a request is served.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 2<<10)) }}
+
+// maxPooledBuffer: a buffer grown past it (a long list of activations) is
+// left to the garbage collector rather than kept for every later request.
+const maxPooledBuffer = 64 << 10
+
+func getBuffer() *bytes.Buffer { return buffers.Get().(*bytes.Buffer) }
+
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuffer {
+		return
+	}
+	b.Reset()
+	buffers.Put(b)
 }
 
 // clip bounds what the API echoes of a caller's input in a message.
