@@ -155,7 +155,11 @@ func caughtUp(theirs, ours string, wrote bool) bool {
 	return err1 != nil || err2 != nil || t > o || (t == o && wrote)
 }
 
-// gone drops the entry of a lease the cache saw deleted.
+// gone drops the entry of a lease the cache saw deleted at the version of the
+// entry or later. Slots are reused: the deletion of an earlier lease in the
+// same slot, reaching the cache after this replica wrote the next one, says
+// nothing of the next one (dropping its entry then cost a live read when the
+// next one was released before the cache had it).
 func (r *recentLeases) gone(obj any) {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
@@ -163,7 +167,9 @@ func (r *recentLeases) gone(obj any) {
 	if s, ok := obj.(*licensingv1alpha1.SeatLease); ok {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		delete(r.m, leaseKey(s))
+		if e, ok := r.m[leaseKey(s)]; ok && caughtUp(s.ResourceVersion, e.rv, true) {
+			delete(r.m, leaseKey(s))
+		}
 	}
 }
 

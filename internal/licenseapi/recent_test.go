@@ -35,6 +35,14 @@ func TestRecentLeasesLastUntilTheCacheCatchesUp(t *testing.T) {
 		t.Fatal("cache at the version written: entry kept")
 	}
 
+	// The slot is reused: the deletion of an earlier lease in it (at 15)
+	// reaching the cache does not end the entry of the lease written at 25.
+	r.wrote(seatLease(key.Name, "25", "pod-z"))
+	r.gone(seatLease(key.Name, "15", "pod-y"))
+	if e, ok := r.get(key); !ok || e.rv != "25" {
+		t.Fatalf("written at 25, the cache saw an earlier lease of the slot deleted at 15: entry %+v, %t; want kept", e, ok)
+	}
+
 	r.deleted(seatLease(key.Name, "30", "pod-a"))
 	r.seen(seatLease(key.Name, "30", "pod-a")) // the cache still has it as deleted
 	if e, ok := r.get(key); !ok || e.lease != nil {
@@ -166,5 +174,32 @@ func TestRecentLeasesCheckTheStoreWhenPut(t *testing.T) {
 	r.drop(b, "21")
 	if e, ok := r.get(b); !ok || e.rv != "30" {
 		t.Error("drop removed a newer entry")
+	}
+}
+
+// A slot being written for one holder is refused to another until the write
+// ends; the same holder asking twice at once gets it both times.
+func TestSlotClaims(t *testing.T) {
+	var c slotClaims
+	if !c.claim("shop-main-3", "pod-a") {
+		t.Fatal("a free slot was refused")
+	}
+	if c.claim("shop-main-3", "pod-b") {
+		t.Fatal("a slot being written for pod-a was given to pod-b")
+	}
+	if !c.claim("shop-main-3", "pod-a") {
+		t.Fatal("pod-a asking twice at once was refused its own slot")
+	}
+	c.done("shop-main-3")
+	if c.claim("shop-main-3", "pod-b") {
+		t.Fatal("pod-b got the slot while pod-a's second write was still on")
+	}
+	c.done("shop-main-3")
+	if !c.claim("shop-main-3", "pod-b") {
+		t.Fatal("the slot stayed claimed after both writes ended")
+	}
+	c.done("shop-main-3")
+	if len(c.m) != 0 {
+		t.Fatalf("claims left: %v", c.m)
 	}
 }
