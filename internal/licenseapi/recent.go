@@ -1,6 +1,7 @@
 package licenseapi
 
 import (
+	"maps"
 	"strconv"
 	"sync"
 
@@ -21,6 +22,10 @@ import (
 type recentLeases struct {
 	mu sync.Mutex
 	m  map[types.NamespacedName]recentLease
+	// byLicense holds the entries of m again, by leaseLicenseKey and object
+	// name: an acquire overlays one license's entries on its cached leases
+	// without going through every entry of the replica under the lock.
+	byLicense map[string]map[string]recentLease
 	// cached, when set, reads the version of a lease in the informer's store
 	// (ok false: not there). The store is updated before the informer's
 	// handlers hear of a change, so an entry checked against it after it is
@@ -31,8 +36,17 @@ type recentLeases struct {
 }
 
 type recentLease struct {
-	lease *licensingv1alpha1.SeatLease // nil: deleted by this replica
-	rv    string                       // written, or deleted at
+	lease   *licensingv1alpha1.SeatLease // nil: deleted by this replica
+	rv      string                       // written, or deleted at
+	license string                       // leaseLicenseKey of the lease
+}
+
+func newRecentLease(s *licensingv1alpha1.SeatLease, deleted bool) recentLease {
+	e := recentLease{rv: s.ResourceVersion, license: leaseLicenseKey(s.Namespace, s.Spec.LicenseeRef.Name, s.Spec.License)}
+	if !deleted {
+		e.lease = s.DeepCopy()
+	}
+	return e
 }
 
 // maxRecentLeases bounds the map; entries leave it as the cache catches up,
@@ -47,9 +61,31 @@ func (r *recentLeases) put(key types.NamespacedName, e recentLease) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil || len(r.m) >= maxRecentLeases {
-		r.m = map[types.NamespacedName]recentLease{}
+		r.m, r.byLicense = map[types.NamespacedName]recentLease{}, map[string]map[string]recentLease{}
 	}
+	r.removeLocked(key)
 	r.m[key] = e
+	sub := r.byLicense[e.license]
+	if sub == nil {
+		sub = map[string]recentLease{}
+		r.byLicense[e.license] = sub
+	}
+	sub[key.Name] = e
+}
+
+// removeLocked removes the entry of key, with r.mu held.
+func (r *recentLeases) removeLocked(key types.NamespacedName) {
+	e, ok := r.m[key]
+	if !ok {
+		return
+	}
+	delete(r.m, key)
+	if sub := r.byLicense[e.license]; sub != nil {
+		delete(sub, key.Name)
+		if len(sub) == 0 {
+			delete(r.byLicense, e.license)
+		}
+	}
 }
 
 // wrote records s as created or updated by this replica, unless the cache
@@ -59,7 +95,7 @@ func (r *recentLeases) wrote(s *licensingv1alpha1.SeatLease) {
 		return
 	}
 	key := leaseKey(s)
-	r.put(key, recentLease{lease: s.DeepCopy(), rv: s.ResourceVersion})
+	r.put(key, newRecentLease(s, false))
 	if r.cached == nil {
 		return
 	}
@@ -77,7 +113,7 @@ func (r *recentLeases) deleted(s *licensingv1alpha1.SeatLease) {
 		return
 	}
 	key := leaseKey(s)
-	r.put(key, recentLease{rv: s.ResourceVersion})
+	r.put(key, newRecentLease(s, true))
 	if r.cached == nil {
 		return
 	}
@@ -91,7 +127,7 @@ func (r *recentLeases) drop(key types.NamespacedName, rv string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e, ok := r.m[key]; ok && e.rv == rv {
-		delete(r.m, key)
+		r.removeLocked(key)
 	}
 }
 
@@ -106,23 +142,19 @@ func (r *recentLeases) get(key types.NamespacedName) (recentLease, bool) {
 	return e, ok
 }
 
-// ofLicensee are the entries of Licensee name in namespace.
-func (r *recentLeases) ofLicensee(namespace, name string, each func(types.NamespacedName, recentLease)) {
+// ofLicense is a copy of the entries of license lic of Licensee licensee in
+// namespace, by object name (nil: none).
+func (r *recentLeases) ofLicense(namespace, licensee, lic string) map[string]recentLease {
 	if r == nil {
-		return
+		return nil
 	}
 	r.mu.Lock()
-	var found []types.NamespacedName
-	var entries []recentLease
-	for k, e := range r.m {
-		if k.Namespace == namespace && (e.lease == nil || e.lease.Spec.LicenseeRef.Name == name) {
-			found, entries = append(found, k), append(entries, e)
-		}
+	defer r.mu.Unlock()
+	sub := r.byLicense[leaseLicenseKey(namespace, licensee, lic)]
+	if len(sub) == 0 {
+		return nil
 	}
-	r.mu.Unlock()
-	for i := range found {
-		each(found[i], entries[i])
-	}
+	return maps.Clone(sub)
 }
 
 // seen drops the entry of a lease the cache now has at our version or later.
@@ -140,7 +172,7 @@ func (r *recentLeases) seen(obj any) {
 		return
 	}
 	if caughtUp(s.ResourceVersion, e.rv, e.lease != nil) {
-		delete(r.m, leaseKey(s))
+		r.removeLocked(leaseKey(s))
 	}
 }
 
@@ -168,7 +200,7 @@ func (r *recentLeases) gone(obj any) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if e, ok := r.m[leaseKey(s)]; ok && caughtUp(s.ResourceVersion, e.rv, true) {
-			delete(r.m, leaseKey(s))
+			r.removeLocked(leaseKey(s))
 		}
 	}
 }

@@ -203,3 +203,52 @@ func TestSlotClaims(t *testing.T) {
 		t.Fatalf("claims left: %v", c.m)
 	}
 }
+
+// ofLicense gives one license's entries, and entries leave the per-license
+// index with the entry itself.
+func TestRecentLeasesOfLicense(t *testing.T) {
+	lease := func(name, lic, rv string) *licensingv1alpha1.SeatLease {
+		s := seatLease(name, rv, "pod-"+name)
+		s.Spec.License = lic
+		return s
+	}
+	var r recentLeases
+	r.wrote(lease("shop-main-0", "main", "10"))
+	r.deleted(lease("shop-main-1", "main", "11"))
+	r.wrote(lease("shop-extra-0", "extra", "12"))
+	got := r.ofLicense("vendor", "shop", "main")
+	if len(got) != 2 || got["shop-main-0"].lease == nil || got["shop-main-1"].lease != nil {
+		t.Fatalf("entries of license main: %+v", got)
+	}
+	delete(got, "shop-main-0") // a copy: the caller may change it
+	if len(r.ofLicense("vendor", "shop", "main")) != 2 {
+		t.Fatal("changing the copy changed the record")
+	}
+	if len(r.ofLicense("vendor", "other", "main")) != 0 || len(r.ofLicense("other", "shop", "main")) != 0 {
+		t.Fatal("entries of another Licensee or namespace")
+	}
+	r.seen(lease("shop-main-0", "main", "10"))
+	r.gone(lease("shop-main-1", "main", "13"))
+	r.seen(lease("shop-extra-0", "extra", "12"))
+	if len(r.m) != 0 || len(r.byLicense) != 0 {
+		t.Fatalf("left after the cache caught up: %v, %v", r.m, r.byLicense)
+	}
+}
+
+// leaseFinder answers the same by its walks and by the map it builds later.
+func TestLeaseFinder(t *testing.T) {
+	var list []*licensingv1alpha1.SeatLease
+	for i := range 20 {
+		list = append(list, seatLease(licensingv1alpha1.SlotName("shop", "main", int32(i)), "1", "pod"))
+	}
+	find := leaseFinder(list)
+	for round := range 3 { // past the walks, through the map
+		for i := range 25 {
+			name := licensingv1alpha1.SlotName("shop", "main", int32(i))
+			got := find(name)
+			if i < 20 && got != list[i] || i >= 20 && got != nil {
+				t.Fatalf("round %d, slot %d: %v", round, i, got)
+			}
+		}
+	}
+}

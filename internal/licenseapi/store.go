@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"sync"
 	"time"
@@ -127,14 +128,7 @@ func (st *store) cachedLeases(ctx context.Context, l *licensingv1alpha1.Licensee
 	if st.recent == nil {
 		return list, nil
 	}
-	var overlay map[string]recentLease
-	st.recent.ofLicensee(l.Namespace, l.Name, func(k types.NamespacedName, e recentLease) {
-		if overlay == nil {
-			overlay = map[string]recentLease{}
-		}
-		overlay[k.Name] = e
-	})
-	return overlayLeases(list, overlay), nil
+	return overlayLeases(list, st.recent.ofLicense(l.Namespace, l.Name, lic)), nil
 }
 
 // pointers are pointers to the items of list.
@@ -218,15 +212,45 @@ func (st *store) list(ctx context.Context, r client.Reader, l *licensingv1alpha1
 // slotOrder is the order in which a caller tries the n slots: it starts at a
 // slot chosen by key, so two callers with the same key (the same fingerprint or
 // holder, asking twice at once) meet on the same slot, and callers with
-// different keys mostly do not collide.
-func slotOrder(key string, n int32) []int32 {
+// different keys mostly do not collide. It is a sequence, not a slice: a
+// caller usually stops at the first slot, of a thousand.
+func slotOrder(key string, n int32) iter.Seq[int32] {
 	sum := sha256.Sum256([]byte(key))
 	start := int32(binary.BigEndian.Uint32(sum[:4]) % uint32(n))
-	order := make([]int32, n)
-	for i := range n {
-		order[i] = (start + i) % n
+	return func(yield func(int32) bool) {
+		for i := range n {
+			if !yield((start + i) % n) {
+				return
+			}
+		}
 	}
-	return order
+}
+
+// leaseFinder finds a lease of list by object name: by a walk of list for
+// the first few names (an acquire mostly tries one or two slots), then by a
+// map built once.
+func leaseFinder(list []*licensingv1alpha1.SeatLease) func(name string) *licensingv1alpha1.SeatLease {
+	const walks = 8
+	var byName map[string]*licensingv1alpha1.SeatLease
+	n := 0
+	return func(name string) *licensingv1alpha1.SeatLease {
+		if byName == nil && n < walks {
+			n++
+			for _, s := range list {
+				if s.Name == name {
+					return s
+				}
+			}
+			return nil
+		}
+		if byName == nil {
+			byName = make(map[string]*licensingv1alpha1.SeatLease, len(list))
+			for _, s := range list {
+				byName[s.Name] = s
+			}
+		}
+		return byName[name]
+	}
 }
 
 // labels and ownership of an object in a slot of license in l.
@@ -277,7 +301,7 @@ func (st *store) activate(ctx context.Context, l *licensingv1alpha1.Licensee, li
 	if int32(len(taken)) >= max {
 		return nil, false, tooMany
 	}
-	for _, slot := range slotOrder(req.Fingerprint, max) {
+	for slot := range slotOrder(req.Fingerprint, max) {
 		name := licensingv1alpha1.SlotName(l.Name, lic, slot)
 		if taken[name] {
 			continue
@@ -349,7 +373,7 @@ type seatClaim struct {
 // back, a free slot, or a lapsed one taken over. With every seat held it fails
 // with NO_SEATS_AVAILABLE and the time until the first lease lapses.
 func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic string, seats int32, holder string, ttl time.Duration, now time.Time) (*seatClaim, error) {
-	bySlot := map[string]*licensingv1alpha1.SeatLease{}
+	var leases []*licensingv1alpha1.SeatLease // of license lic, as last read
 	alive := int32(0)
 	// The cache may lag a release: a full license is confirmed live.
 	for _, r := range []client.Reader{st.cache, st.live} {
@@ -367,7 +391,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			}
 			list = pointers(live)
 		}
-		clear(bySlot)
+		leases = leases[:0]
 		alive = 0
 		for _, s := range list {
 			if s.Spec.License != lic {
@@ -385,7 +409,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 				}
 				alive++
 			}
-			bySlot[s.Name] = s
+			leases = append(leases, s)
 		}
 		if alive < seats {
 			break
@@ -398,10 +422,11 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 		}
 	}
 	if alive < seats {
+		find := leaseFinder(leases)
 		var skipped []int32
-		for _, slot := range slotOrder(holder, seats) {
+		for slot := range slotOrder(holder, seats) {
 			name := licensingv1alpha1.SlotName(l.Name, lic, slot)
-			cached := bySlot[name]
+			cached := find(name)
 			if cached != nil && usage.LeaseHeld(cached, now) && cached.Spec.Holder != holder {
 				noteLapse(cached) // held by another: nothing to write
 				continue
@@ -420,13 +445,13 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 		// may have failed, and the API server decides.
 		for _, slot := range skipped {
 			name := licensingv1alpha1.SlotName(l.Name, lic, slot)
-			claim, err := st.trySlot(ctx, l, lic, slot, bySlot[name], holder, ttl, now, noteLapse)
+			claim, err := st.trySlot(ctx, l, lic, slot, find(name), holder, ttl, now, noteLapse)
 			if claim != nil || err != nil {
 				return claim, err
 			}
 		}
 	} else {
-		for _, s := range bySlot {
+		for _, s := range leases {
 			noteLapse(s)
 		}
 	}

@@ -119,26 +119,48 @@ func (t *Tally) removeLocked(key objectKey) {
 
 // Counts are Summarize's ByLicense for the Licensee's objects at now.
 func (t *Tally) Counts(licensee types.NamespacedName, now time.Time) map[string]Counts {
-	out := map[string]Counts{}
+	var acc tallyAcc
 	t.mu.RLock()
-	defer t.mu.RUnlock()
-	h := t.licensees[licensee]
-	if h == nil {
-		return out
-	}
-	for _, lic := range h.activations {
-		c := out[lic]
-		c.Activations++
-		out[lic] = c
-	}
-	for _, term := range h.leases {
-		if now.Before(term.expiry) {
-			c := out[term.license]
-			c.SeatsInUse++
-			out[term.license] = c
+	if h := t.licensees[licensee]; h != nil {
+		for _, lic := range h.activations {
+			acc.of(lic).Activations++
+		}
+		for _, term := range h.leases {
+			if now.Before(term.expiry) {
+				acc.of(term.license).SeatsInUse++
+			}
 		}
 	}
+	t.mu.RUnlock()
+	out := make(map[string]Counts, len(acc.names))
+	for i, name := range acc.names {
+		out[name] = acc.counts[i]
+	}
 	return out
+}
+
+// tallyAcc adds up counts by license name. A Licensee has a few licenses and
+// up to thousands of leases: a compare with the license of the lease before
+// (and a walk of a few names) per lease instead of a map update per lease.
+type tallyAcc struct {
+	names  []string
+	counts []Counts
+	last   int
+}
+
+func (a *tallyAcc) of(license string) *Counts {
+	if a.last < len(a.names) && a.names[a.last] == license {
+		return &a.counts[a.last]
+	}
+	for i, n := range a.names {
+		if n == license {
+			a.last = i
+			return &a.counts[i]
+		}
+	}
+	a.names, a.counts = append(a.names, license), append(a.counts, Counts{})
+	a.last = len(a.names) - 1
+	return &a.counts[a.last]
 }
 
 // Handler feeds t from an informer of Activations or SeatLeases.
