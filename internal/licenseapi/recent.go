@@ -1,7 +1,6 @@
 package licenseapi
 
 import (
-	"maps"
 	"strconv"
 	"sync"
 
@@ -142,19 +141,35 @@ func (r *recentLeases) get(key types.NamespacedName) (recentLease, bool) {
 	return e, ok
 }
 
-// ofLicense is a copy of the entries of license lic of Licensee licensee in
-// namespace, by object name (nil: none).
-func (r *recentLeases) ofLicense(namespace, licensee, lic string) map[string]recentLease {
+// overlay is list, the cached leases of license lic of Licensee licensee in
+// namespace, with this replica's writes of that license that the cache has not
+// seen in place of what list has (overlayLeases). The merge runs under the
+// lock, over the license's entries as they are: a copy of them cost more
+// than the merge (their map keeps the size it once grew to).
+func (r *recentLeases) overlay(namespace, licensee, lic string, list []*licensingv1alpha1.SeatLease) []*licensingv1alpha1.SeatLease {
 	if r == nil {
-		return nil
+		return list
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	sub := r.byLicense[leaseLicenseKey(namespace, licensee, lic)]
 	if len(sub) == 0 {
-		return nil
+		return list
 	}
-	return maps.Clone(sub)
+	var listed func(string) bool
+	if r.cached != nil { // list came from the same store
+		listed = func(name string) bool {
+			_, ok := r.cached(types.NamespacedName{Namespace: namespace, Name: name})
+			return ok
+		}
+	} else {
+		names := make(map[string]bool, len(list))
+		for _, s := range list {
+			names[s.Name] = true
+		}
+		listed = func(name string) bool { return names[name] }
+	}
+	return overlayLeases(list, sub, listed)
 }
 
 // seen drops the entry of a lease the cache now has at our version or later.

@@ -75,11 +75,14 @@ func TestRecentLeasesLastUntilTheCacheCatchesUp(t *testing.T) {
 
 func TestOverlayLeases(t *testing.T) {
 	list := []*licensingv1alpha1.SeatLease{seatLease("s0", "10", "pod-a"), seatLease("s1", "11", "pod-b"), seatLease("s2", "12", "pod-c")}
-	got := overlayLeases(list, map[string]recentLease{
+	listed := func(name string) bool { return name == "s0" || name == "s1" || name == "s2" }
+	overlay := map[string]recentLease{
 		"s0": {lease: seatLease("s0", "20", "pod-a2"), rv: "20"}, // renewed or taken over here
 		"s1": {rv: "21"},                                         // released here
 		"s3": {lease: seatLease("s3", "22", "pod-d"), rv: "22"},  // acquired here
-	})
+		"s4": {rv: "23"},                                         // acquired and released here, never cached
+	}
+	got := overlayLeases(list, overlay, listed)
 	var holders []string
 	for _, s := range got {
 		holders = append(holders, s.Name+"="+s.Spec.Holder)
@@ -88,8 +91,16 @@ func TestOverlayLeases(t *testing.T) {
 	if want := []string{"s0=pod-a2", "s2=pod-c", "s3=pod-d"}; !slices.Equal(holders, want) {
 		t.Fatalf("overlaid %v, want %v", holders, want)
 	}
-	if len(overlayLeases(list, nil)) != 3 {
+	if len(overlay) != 4 {
+		t.Fatal("the overlay was changed")
+	}
+	if len(overlayLeases(list, nil, listed)) != 3 {
 		t.Fatal("no overlay changed the list")
+	}
+	// Every entry on a cached lease: nothing to add, listed not asked.
+	got = overlayLeases(list, map[string]recentLease{"s1": {rv: "21"}}, func(string) bool { t.Fatal("listed asked"); return false })
+	if len(got) != 2 {
+		t.Fatalf("overlaid %d leases, want 2", len(got))
 	}
 }
 
@@ -204,9 +215,9 @@ func TestSlotClaims(t *testing.T) {
 	}
 }
 
-// ofLicense gives one license's entries, and entries leave the per-license
-// index with the entry itself.
-func TestRecentLeasesOfLicense(t *testing.T) {
+// overlay lays one license's entries over its cached leases, and entries
+// leave the per-license index with the entry itself.
+func TestRecentLeasesOverlayOneLicense(t *testing.T) {
 	lease := func(name, lic, rv string) *licensingv1alpha1.SeatLease {
 		s := seatLease(name, rv, "pod-"+name)
 		s.Spec.License = lic
@@ -216,16 +227,17 @@ func TestRecentLeasesOfLicense(t *testing.T) {
 	r.wrote(lease("shop-main-0", "main", "10"))
 	r.deleted(lease("shop-main-1", "main", "11"))
 	r.wrote(lease("shop-extra-0", "extra", "12"))
-	got := r.ofLicense("vendor", "shop", "main")
-	if len(got) != 2 || got["shop-main-0"].lease == nil || got["shop-main-1"].lease != nil {
-		t.Fatalf("entries of license main: %+v", got)
+	cached := []*licensingv1alpha1.SeatLease{lease("shop-main-1", "main", "11"), lease("shop-main-2", "main", "9")}
+	var names []string
+	for _, s := range r.overlay("vendor", "shop", "main", cached) {
+		names = append(names, s.Name)
 	}
-	delete(got, "shop-main-0") // a copy: the caller may change it
-	if len(r.ofLicense("vendor", "shop", "main")) != 2 {
-		t.Fatal("changing the copy changed the record")
+	slices.Sort(names)
+	if want := []string{"shop-main-0", "shop-main-2"}; !slices.Equal(names, want) {
+		t.Fatalf("license main overlaid: %v, want %v", names, want)
 	}
-	if len(r.ofLicense("vendor", "other", "main")) != 0 || len(r.ofLicense("other", "shop", "main")) != 0 {
-		t.Fatal("entries of another Licensee or namespace")
+	if got := r.overlay("vendor", "other", "main", cached); len(got) != 2 {
+		t.Fatalf("another Licensee's leases were overlaid: %d", len(got))
 	}
 	r.seen(lease("shop-main-0", "main", "10"))
 	r.gone(lease("shop-main-1", "main", "13"))

@@ -128,7 +128,7 @@ func (st *store) cachedLeases(ctx context.Context, l *licensingv1alpha1.Licensee
 	if st.recent == nil {
 		return list, nil
 	}
-	return overlayLeases(list, st.recent.ofLicense(l.Namespace, l.Name, lic)), nil
+	return st.recent.overlay(l.Namespace, l.Name, lic, list), nil
 }
 
 // pointers are pointers to the items of list.
@@ -141,12 +141,14 @@ func pointers[T any](list []T) []*T {
 }
 
 // overlayLeases is list with the entries of overlay (by object name) in place
-// of what list has: a newer copy, a lease gone, or one list does not have yet.
-func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recentLease) []*licensingv1alpha1.SeatLease {
+// of what list has: a newer copy, a lease gone, or one list does not have yet
+// (listed says whether list has a name). overlay is not changed.
+func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recentLease, listed func(name string) bool) []*licensingv1alpha1.SeatLease {
 	if len(overlay) == 0 {
 		return list
 	}
 	out := make([]*licensingv1alpha1.SeatLease, 0, len(list)+len(overlay))
+	matched := 0
 	for _, s := range list {
 		e, ok := overlay[s.Name]
 		switch {
@@ -155,10 +157,15 @@ func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recen
 		case e.lease != nil:
 			out = append(out, e.lease)
 		}
-		delete(overlay, s.Name)
+		if ok {
+			matched++
+		}
 	}
-	for _, e := range overlay {
-		if e.lease != nil { // created here, not in the cache yet
+	if matched == len(overlay) {
+		return out
+	}
+	for name, e := range overlay {
+		if e.lease != nil && !listed(name) { // created here, not in the cache yet
 			out = append(out, e.lease)
 		}
 	}
