@@ -15,3 +15,7 @@ func NewLicenseeReconcilerForTest(c client.Client, recorder events.EventRecorder
 
 // SecretMetadataCache is the cache of every Secret's metadata, for tests.
 func (k *SigningKeys) SecretMetadataCache() cache.Cache { return k.metadataCache }
+
+// ReadsManagedKeysFromStore says whether k reads the operator's own key
+// Secrets from the store of the manager's Secret informer.
+func (k *SigningKeys) ReadsManagedKeysFromStore() bool { return k.keys.managed.Wired() }

@@ -207,11 +207,17 @@ func NewSigningKeys(mgr ctrl.Manager, clk clock.PassiveClock, namespaces ...stri
 	if err != nil {
 		return nil, err
 	}
-	return &SigningKeys{
+	k := &SigningKeys{
 		keys:          newSigningKeys(mgr.GetClient(), mgr.GetAPIReader(), metadata),
 		metadataCache: metadata,
 		clock:         clk,
-	}, nil
+	}
+	// The operator's own key Secrets, from the store of the manager's Secret
+	// informer (which the controllers start anyway).
+	if err := k.keys.managed.Wire(context.Background(), mgr.GetCache()); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // Current is the key p signs with now, or an error saying why it has none.

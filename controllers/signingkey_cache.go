@@ -9,10 +9,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/utils/lru"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/cacheread"
 	"github.com/kubelicense/kubelicense/internal/keys"
 )
 
@@ -30,12 +32,19 @@ type signingKeys struct {
 	client    client.Client
 	apiReader client.Reader
 	metadata  client.Reader // Secret metadata: skips the live read of an unchanged bring-your-own key
+	// managed reads the operator's own key Secrets from the manager's cache,
+	// from its informer's store once wired (the license API reads the key
+	// for every answer it signs).
+	managed *cacheread.Objects[corev1.Secret, *corev1.Secret]
 
 	parsed *lru.Cache // client.ObjectKey of the Secret -> parsedKey; locks itself
 }
 
 func newSigningKeys(c client.Client, apiReader, metadata client.Reader) *signingKeys {
-	return &signingKeys{client: c, apiReader: apiReader, metadata: metadata, parsed: lru.New(maxParsedKeys)}
+	return &signingKeys{
+		client: c, apiReader: apiReader, metadata: metadata, parsed: lru.New(maxParsedKeys),
+		managed: cacheread.New[corev1.Secret](c, schema.GroupResource{Resource: "secrets"}),
+	}
 }
 
 // parsedKey is what one version of a key Secret holds. The operator's own key
@@ -57,24 +66,29 @@ func (c *signingKeys) current(ctx context.Context, p *licensingv1alpha1.Product,
 	}
 	external := p.Spec.Signing.SecretRef != nil
 	name := licensingv1alpha1.SigningKeySecretName(p.Name)
-	reader := client.Reader(c.client)
 	if external {
-		name, reader = p.Spec.Signing.SecretRef.Name, c.apiReader
+		name = p.Spec.Signing.SecretRef.Name
 	}
 	id := client.ObjectKey{Namespace: p.Namespace, Name: name}
 	parsed, ok := c.unchanged(ctx, id, external)
 	if !ok {
-		secret := &corev1.Secret{}
 		// Read only (parsed once per resourceVersion): no copy of the key
 		// bytes per call, which the license API makes for every answer.
-		if err := reader.Get(ctx, id, secret, client.UnsafeDisableDeepCopy); err != nil {
+		var secret *corev1.Secret
+		var err error
+		if external {
+			secret = &corev1.Secret{}
+			err = c.apiReader.Get(ctx, id, secret, client.UnsafeDisableDeepCopy)
+		} else {
+			secret, err = c.managed.Get(ctx, id)
+		}
+		if err != nil {
 			if apierrors.IsNotFound(err) {
 				c.forget(id)
 				return nil, fmt.Errorf("%w: Secret %s of Product %s is gone", errKeyUnavailable, name, p.Name)
 			}
 			return nil, fmt.Errorf("get signing key Secret %s: %w", name, err)
 		}
-		var err error
 		if parsed, err = c.parse(secret, external); err != nil {
 			return nil, fmt.Errorf("%w: Secret %s of Product %s: %v", errKeyUnavailable, name, p.Name, err)
 		}

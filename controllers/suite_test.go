@@ -87,6 +87,7 @@ var _ = BeforeSuite(func() {
 		Expect(err).NotTo(HaveOccurred())
 		signingKeys, err := controllers.NewSigningKeys(mgr, clk)
 		Expect(err).NotTo(HaveOccurred())
+		Expect(signingKeys.ReadsManagedKeysFromStore()).To(BeTrue())
 		managerCache, secretMetadataCache = mgr.GetCache(), signingKeys.SecretMetadataCache()
 		Expect(controllers.SetupAll(mgrCtx, mgr, controllers.Options{Clock: clk, SigningKeys: signingKeys})).To(Succeed())
 		done := make(chan struct{})

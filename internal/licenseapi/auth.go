@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/cacheread"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -54,14 +55,14 @@ func (s *Server) authenticate(ctx context.Context, r *http.Request) (*caller, er
 			return nil, err
 		}
 	}
-	p, err := s.cached.products.get(ctx, client.ObjectKey{Namespace: namespace, Name: product})
+	p, err := s.cached.products.Get(ctx, client.ObjectKey{Namespace: namespace, Name: product})
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("the token's issuer names Product %s/%s, which does not exist here", clip(namespace), clip(product)))
 		}
 		return nil, err
 	}
-	keySet, err := s.jwks.get(ctx, &s.cached.configMaps, namespace, product)
+	keySet, err := s.jwks.get(ctx, s.cached.configMaps, namespace, product)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +136,7 @@ const maxTokenBytes = 64 << 10
 // that is gone, was re-created (issued before the present one existed), or
 // moved to another Product is revoked: nothing it says is granted any more.
 func (s *Server) findLicensee(ctx context.Context, c *caller) error {
-	l, err := s.cached.licensees.get(ctx, client.ObjectKey{Namespace: c.namespace, Name: c.claims.Subject})
+	l, err := s.cached.licensees.Get(ctx, client.ObjectKey{Namespace: c.namespace, Name: c.claims.Subject})
 	switch {
 	case apierrors.IsNotFound(err):
 		c.revoked = fmt.Sprintf("Licensee %s/%s no longer exists", c.namespace, clip(c.claims.Subject))
@@ -203,9 +204,9 @@ type parsedJWKS struct {
 // maxCachedJWKS bounds the parsed key sets and prepared signers (Products are few).
 const maxCachedJWKS = 4096
 
-func (c *jwksCache) get(ctx context.Context, configMaps *cachedObjects[corev1.ConfigMap, *corev1.ConfigMap], namespace, product string) (*license.KeySet, error) {
+func (c *jwksCache) get(ctx context.Context, configMaps *cacheread.Objects[corev1.ConfigMap, *corev1.ConfigMap], namespace, product string) (*license.KeySet, error) {
 	id := client.ObjectKey{Namespace: namespace, Name: licensingv1alpha1.PublicKeysConfigMapName(product)}
-	cm, err := configMaps.get(ctx, id)
+	cm, err := configMaps.Get(ctx, id)
 	if err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil, unauthorized(license.CodeUnknownKey, fmt.Sprintf("Product %s/%s publishes no keys yet (ConfigMap %s)", namespace, product, id.Name))

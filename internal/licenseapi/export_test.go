@@ -8,5 +8,5 @@ func ReadsLeasesByIndex(s *Server) bool { return s.store.leaseIndex != nil }
 // templates and JWKS ConfigMaps of requests from their informers' stores.
 func ReadsFromInformerStores(s *Server) bool {
 	c := s.cached
-	return c.products.store != nil && c.licensees.store != nil && c.templates.store != nil && c.configMaps.store != nil
+	return c.products.Wired() && c.licensees.Wired() && c.templates.Wired() && c.configMaps.Wired()
 }

@@ -44,7 +44,7 @@ func (s *Server) evaluate(ctx context.Context, c *caller, now time.Time) (*evalu
 	}
 	versions := make([]string, len(l.Spec.Licenses))
 	for i, spec := range l.Spec.Licenses {
-		t, err := s.cached.templates.get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name})
+		t, err := s.cached.templates.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: spec.TemplateRef.Name})
 		switch {
 		case apierrors.IsNotFound(err):
 			versions[i] = "-"

@@ -1,4 +1,4 @@
-package licenseapi
+package cacheread
 
 import (
 	"context"
@@ -36,7 +36,7 @@ func (r *readerOf) Get(_ context.Context, key client.ObjectKey, obj client.Objec
 // Once its informer has synced, a request's read is the store's own object;
 // before that it goes through the cache's reader (which waits for the sync).
 // A missing object is NotFound either way.
-func TestCachedObjectsReadTheStoreOnceSynced(t *testing.T) {
+func TestObjectsReadTheStoreOnceSynced(t *testing.T) {
 	store := toolscache.NewStore(toolscache.MetaNamespaceKeyFunc)
 	shop := &licensingv1alpha1.Licensee{ObjectMeta: metav1.ObjectMeta{Namespace: "vendor", Name: "shop", ResourceVersion: "7"}}
 	if err := store.Add(shop); err != nil {
@@ -44,25 +44,25 @@ func TestCachedObjectsReadTheStoreOnceSynced(t *testing.T) {
 	}
 	reader := &readerOf{store: store}
 	synced := false
-	c := newCachedReads(reader)
-	c.licensees.store, c.licensees.synced = store, func() bool { return synced }
+	licensees := New[licensingv1alpha1.Licensee](reader, licensingv1alpha1.GroupVersion.WithResource("licensees").GroupResource())
+	licensees.store, licensees.synced = store, func() bool { return synced }
 	key := client.ObjectKey{Namespace: "vendor", Name: "shop"}
 	missing := client.ObjectKey{Namespace: "vendor", Name: "gone"}
 
-	got, err := c.licensees.get(t.Context(), key)
+	got, err := licensees.Get(t.Context(), key)
 	if err != nil || got.ResourceVersion != "7" || reader.gets != 1 {
 		t.Fatalf("before the sync: %v, %v, %d reads through the reader; want the Licensee through the reader", got, err, reader.gets)
 	}
-	if _, err := c.licensees.get(t.Context(), missing); !apierrors.IsNotFound(err) {
+	if _, err := licensees.Get(t.Context(), missing); !apierrors.IsNotFound(err) {
 		t.Fatalf("before the sync, a missing Licensee: %v, want NotFound", err)
 	}
 
 	synced, reader.gets = true, 0
-	got, err = c.licensees.get(t.Context(), key)
+	got, err = licensees.Get(t.Context(), key)
 	if err != nil || got != shop || reader.gets != 0 {
 		t.Fatalf("synced: %p, %v, %d reads through the reader; want the store's object %p and none", got, err, reader.gets, shop)
 	}
-	_, err = c.licensees.get(t.Context(), missing)
+	_, err = licensees.Get(t.Context(), missing)
 	if !apierrors.IsNotFound(err) || reader.gets != 0 {
 		t.Fatalf("synced, a missing Licensee: %v, want NotFound from the store", err)
 	}
