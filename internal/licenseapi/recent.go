@@ -25,6 +25,7 @@ type recentLeases struct {
 	// name: an acquire overlays one license's entries on its cached leases
 	// without going through every entry of the replica under the lock.
 	byLicense map[string]map[string]recentLease
+	marks     uint64 // the last mark overlay gave its merge
 	// cached, when set, reads the version of a lease in the informer's store
 	// (ok false: not there). The store is updated before the informer's
 	// handlers hear of a change, so an entry checked against it after it is
@@ -38,6 +39,7 @@ type recentLease struct {
 	lease   *licensingv1alpha1.SeatLease // nil: deleted by this replica
 	rv      string                       // written, or deleted at
 	license string                       // leaseLicenseKey of the lease
+	mark    uint64                       // of the last merge that found it cached (overlayLeases)
 }
 
 func newRecentLease(s *licensingv1alpha1.SeatLease, deleted bool) recentLease {
@@ -156,20 +158,8 @@ func (r *recentLeases) overlay(namespace, licensee, lic string, list []*licensin
 	if len(sub) == 0 {
 		return list
 	}
-	var listed func(string) bool
-	if r.cached != nil { // list came from the same store
-		listed = func(name string) bool {
-			_, ok := r.cached(types.NamespacedName{Namespace: namespace, Name: name})
-			return ok
-		}
-	} else {
-		names := make(map[string]bool, len(list))
-		for _, s := range list {
-			names[s.Name] = true
-		}
-		listed = func(name string) bool { return names[name] }
-	}
-	return overlayLeases(list, sub, listed)
+	r.marks++
+	return overlayLeases(list, sub, r.marks)
 }
 
 // seen drops the entry of a lease the cache now has at our version or later.

@@ -75,14 +75,13 @@ func TestRecentLeasesLastUntilTheCacheCatchesUp(t *testing.T) {
 
 func TestOverlayLeases(t *testing.T) {
 	list := []*licensingv1alpha1.SeatLease{seatLease("s0", "10", "pod-a"), seatLease("s1", "11", "pod-b"), seatLease("s2", "12", "pod-c")}
-	listed := func(name string) bool { return name == "s0" || name == "s1" || name == "s2" }
 	overlay := map[string]recentLease{
 		"s0": {lease: seatLease("s0", "20", "pod-a2"), rv: "20"}, // renewed or taken over here
 		"s1": {rv: "21"},                                         // released here
 		"s3": {lease: seatLease("s3", "22", "pod-d"), rv: "22"},  // acquired here
 		"s4": {rv: "23"},                                         // acquired and released here, never cached
 	}
-	got := overlayLeases(list, overlay, listed)
+	got := overlayLeases(list, overlay, 1)
 	var holders []string
 	for _, s := range got {
 		holders = append(holders, s.Name+"="+s.Spec.Holder)
@@ -92,13 +91,17 @@ func TestOverlayLeases(t *testing.T) {
 		t.Fatalf("overlaid %v, want %v", holders, want)
 	}
 	if len(overlay) != 4 {
-		t.Fatal("the overlay was changed")
+		t.Fatal("the overlay lost entries")
 	}
-	if len(overlayLeases(list, nil, listed)) != 3 {
+	// A second merge (the next mark) over the same entries gives the same.
+	if again := overlayLeases(list, overlay, 2); len(again) != len(got) {
+		t.Fatalf("the second merge gave %d leases, the first %d", len(again), len(got))
+	}
+	if len(overlayLeases(list, nil, 3)) != 3 {
 		t.Fatal("no overlay changed the list")
 	}
-	// Every entry on a cached lease: nothing to add, listed not asked.
-	got = overlayLeases(list, map[string]recentLease{"s1": {rv: "21"}}, func(string) bool { t.Fatal("listed asked"); return false })
+	// Every entry on a cached lease: nothing to add.
+	got = overlayLeases(list, map[string]recentLease{"s1": {rv: "21"}}, 4)
 	if len(got) != 2 {
 		t.Fatalf("overlaid %d leases, want 2", len(got))
 	}

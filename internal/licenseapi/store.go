@@ -141,9 +141,10 @@ func pointers[T any](list []T) []*T {
 }
 
 // overlayLeases is list with the entries of overlay (by object name) in place
-// of what list has: a newer copy, a lease gone, or one list does not have yet
-// (listed says whether list has a name). overlay is not changed.
-func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recentLease, listed func(name string) bool) []*licensingv1alpha1.SeatLease {
+// of what list has: a newer copy, a lease gone, or one list does not have yet.
+// It marks the entries it matched with list with mark, which must differ
+// from every mark before: an entry not marked is one list does not have.
+func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recentLease, mark uint64) []*licensingv1alpha1.SeatLease {
 	if len(overlay) == 0 {
 		return list
 	}
@@ -154,18 +155,19 @@ func overlayLeases(list []*licensingv1alpha1.SeatLease, overlay map[string]recen
 		switch {
 		case !ok:
 			out = append(out, s)
+			continue
 		case e.lease != nil:
 			out = append(out, e.lease)
 		}
-		if ok {
-			matched++
-		}
+		e.mark = mark
+		overlay[s.Name] = e
+		matched++
 	}
 	if matched == len(overlay) {
 		return out
 	}
-	for name, e := range overlay {
-		if e.lease != nil && !listed(name) { // created here, not in the cache yet
+	for _, e := range overlay {
+		if e.lease != nil && e.mark != mark { // created here, not in the cache yet
 			out = append(out, e.lease)
 		}
 	}
@@ -397,6 +399,9 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 				return nil, err
 			}
 			list = pointers(live)
+		}
+		if cap(leases) < len(list) {
+			leases = make([]*licensingv1alpha1.SeatLease, 0, len(list))
 		}
 		leases = leases[:0]
 		alive = 0
