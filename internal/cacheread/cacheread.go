@@ -76,9 +76,29 @@ func (o *Objects[T, PT]) Wire(ctx context.Context, informers cache.Informers) er
 
 // WireStore reads through the store of inf, if it gives one.
 func (o *Objects[T, PT]) WireStore(inf cache.Informer) {
-	if sr, ok := inf.(interface{ GetStore() toolscache.Store }); ok {
-		o.store, o.synced = sr.GetStore(), inf.HasSynced
+	if store, ok := Store(inf); ok {
+		o.store, o.synced = store, inf.HasSynced
 	}
+}
+
+// Store is the store of inf, if it gives one: client-go's shared informers,
+// which controller-runtime's cache holds, do; a multi-namespace cache's
+// informer does not.
+func Store(inf cache.Informer) (toolscache.Store, bool) {
+	sr, ok := inf.(interface{ GetStore() toolscache.Store })
+	if !ok {
+		return nil, false
+	}
+	return sr.GetStore(), true
+}
+
+// Indexer is the indexer of inf, if it gives one (as Store).
+func Indexer(inf cache.Informer) (toolscache.Indexer, bool) {
+	ir, ok := inf.(interface{ GetIndexer() toolscache.Indexer })
+	if !ok {
+		return nil, false
+	}
+	return ir.GetIndexer(), true
 }
 
 // Wired says whether o reads through an informer's store.

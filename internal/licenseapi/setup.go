@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
+	"github.com/kubelicense/kubelicense/internal/cacheread"
 	"github.com/kubelicense/kubelicense/internal/usage"
 	"github.com/kubelicense/kubelicense/internal/webhook"
 )
@@ -70,10 +71,6 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) (*Server, error) {
 	return s, nil
 }
 
-// indexerReader is an informer that gives its indexer (client-go's shared
-// informers, which controller-runtime's cache holds).
-type indexerReader interface{ GetIndexer() toolscache.Indexer }
-
 // cachedVersion reads the resourceVersion of a SeatLease in store.
 func cachedVersion(store toolscache.Store) func(types.NamespacedName) (string, bool) {
 	return func(key types.NamespacedName) (string, bool) {
@@ -110,12 +107,12 @@ func (s *Server) countFrom(ctx context.Context, informers cache.Informers) error
 			if _, err := inf.AddEventHandler(recent.handler()); err != nil {
 				return fmt.Errorf("follow %T: %w", obj, err)
 			}
-			if ir, ok := inf.(indexerReader); ok {
+			if indexer, ok := cacheread.Indexer(inf); ok {
 				if err := inf.AddIndexers(toolscache.Indexers{indexLeaseLicense: leaseLicenseIndex}); err != nil {
 					return fmt.Errorf("index %T by license: %w", obj, err)
 				}
-				s.store.leaseIndex = ir.GetIndexer()
-				recent.cached = cachedVersion(ir.GetIndexer())
+				s.store.leaseIndex = indexer
+				recent.cached = cachedVersion(indexer)
 			}
 		}
 	}
