@@ -89,38 +89,38 @@ func (r *recentLeases) removeLocked(key types.NamespacedName) {
 	}
 }
 
-// wrote records s as created or updated by this replica, unless the cache
-// already has it at that version or later.
-func (r *recentLeases) wrote(s *licensingv1alpha1.SeatLease) {
+// wrote records s as created or updated by this replica.
+func (r *recentLeases) wrote(s *licensingv1alpha1.SeatLease) { r.record(s, false) }
+
+// deleted records s, at its resourceVersion, as deleted by this replica.
+func (r *recentLeases) deleted(s *licensingv1alpha1.SeatLease) { r.record(s, true) }
+
+// record puts the entry of s, unless the cache has already seen it (seenBy):
+// a write it has at that version or later, or a deletion of a lease it no
+// longer has (it saw the deletion, or, both events still on their way, it
+// will see the creation and the deletion one after the other).
+func (r *recentLeases) record(s *licensingv1alpha1.SeatLease, deleted bool) {
 	if r == nil {
 		return
 	}
-	key := leaseKey(s)
-	r.put(key, newRecentLease(s, false))
+	key, e := leaseKey(s), newRecentLease(s, deleted)
+	r.put(key, e)
 	if r.cached == nil {
 		return
 	}
-	if rv, ok := r.cached(key); ok && caughtUp(rv, s.ResourceVersion, true) {
-		r.drop(key, s.ResourceVersion)
+	if rv, ok := r.cached(key); e.seenBy(rv, ok) {
+		r.drop(key, e.rv)
 	}
 }
 
-// deleted records s, at its resourceVersion, as deleted by this replica,
-// unless the cache no longer has it: it saw the deletion already, or (both
-// events still on their way) it will see the creation and the deletion one
-// after the other.
-func (r *recentLeases) deleted(s *licensingv1alpha1.SeatLease) {
-	if r == nil {
-		return
+// seenBy says whether a cache holding the lease at version rv (present
+// false: not holding it) has seen this entry: a write at its version or
+// later; a deletion once the lease left the cache, or came back newer.
+func (e recentLease) seenBy(rv string, present bool) bool {
+	if !present {
+		return e.lease == nil
 	}
-	key := leaseKey(s)
-	r.put(key, newRecentLease(s, true))
-	if r.cached == nil {
-		return
-	}
-	if _, ok := r.cached(key); !ok {
-		r.drop(key, s.ResourceVersion)
-	}
+	return caughtUp(rv, e.rv, e.lease != nil)
 }
 
 // drop removes the entry of key if it is still the one at version rv.
@@ -176,7 +176,7 @@ func (r *recentLeases) seen(obj any) {
 	if !ok {
 		return
 	}
-	if caughtUp(s.ResourceVersion, e.rv, e.lease != nil) {
+	if e.seenBy(s.ResourceVersion, true) {
 		r.removeLocked(leaseKey(s))
 	}
 }
