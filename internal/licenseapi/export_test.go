@@ -10,3 +10,11 @@ func ReadsFromInformerStores(s *Server) bool {
 	c := s.cached
 	return c.products.Wired() && c.licensees.Wired() && c.templates.Wired() && c.configMaps.Wired()
 }
+
+// SlotStart is the first slot of the n that a caller with key tries.
+func SlotStart(key string, n int32) int32 {
+	for slot := range slotOrder(key, n) {
+		return slot
+	}
+	return -1
+}

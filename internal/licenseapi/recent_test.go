@@ -123,7 +123,7 @@ func TestCachedLeasesByLicenseIndex(t *testing.T) {
 		mine,
 		lease("vendor", "shop", "main", "shop-main-1", "pod-b"),
 		lease("vendor", "shop", "extra", "shop-extra-0", "pod-c"),   // another license
-		lease("vendor", "shop-main", "0", "shop-main-0-0", "pod-d"), // another Licensee whose name and license make a look-alike
+		lease("vendor", "shop-main", "0", "shop-main-0-0", "pod-d"), // another Licensee
 		lease("other", "shop", "main", "shop-main-0", "pod-e"),      // another namespace
 	} {
 		if err := indexer.Add(s); err != nil {
@@ -250,20 +250,35 @@ func TestRecentLeasesOverlayOneLicense(t *testing.T) {
 	}
 }
 
-// leaseFinder answers the same by its walks and by the map it builds later.
-func TestLeaseFinder(t *testing.T) {
-	var list []*licensingv1alpha1.SeatLease
-	for i := range 20 {
-		list = append(list, seatLease(licensingv1alpha1.SlotName("shop", "main", int32(i)), "1", "pod"))
-	}
-	find := leaseFinder(list)
-	for round := range 3 { // past the walks, through the map
-		for i := range 25 {
-			name := licensingv1alpha1.SlotName("shop", "main", int32(i))
-			got := find(name)
-			if i < 20 && got != list[i] || i >= 20 && got != nil {
-				t.Fatalf("round %d, slot %d: %v", round, i, got)
-			}
+// An acquire reads a slot it claimed as this replica knows it now: its own
+// latest write (or deletion) first, then the cache; without the informer's
+// index, the leases the acquire read.
+func TestSlotLease(t *testing.T) {
+	indexer := toolscache.NewIndexer(toolscache.MetaNamespaceKeyFunc, toolscache.Indexers{indexLeaseLicense: leaseLicenseIndex})
+	cachedA, cachedB := seatLease("a", "10", "pod-a"), seatLease("b", "11", "pod-b")
+	for _, s := range []*licensingv1alpha1.SeatLease{cachedA, cachedB} {
+		if err := indexer.Add(s); err != nil {
+			t.Fatal(err)
 		}
+	}
+	recent := &recentLeases{}
+	recent.deleted(seatLease("a", "10", "pod-a")) // released here, the cache still has it
+	recent.wrote(seatLease("c", "12", "pod-c"))   // acquired here, not cached yet
+	st := &store{leaseIndex: indexer, tallySynced: func() bool { return true }, recent: recent}
+	if got := st.slotLease("vendor", "a", nil); got != nil {
+		t.Errorf("released here: %v, want free", got)
+	}
+	if got := st.slotLease("vendor", "b", nil); got != cachedB {
+		t.Errorf("only in the cache: %v, want the cache's", got)
+	}
+	if got := st.slotLease("vendor", "c", nil); got == nil || got.Spec.Holder != "pod-c" {
+		t.Errorf("acquired here: %v, want this replica's write", got)
+	}
+	if got := st.slotLease("vendor", "d", nil); got != nil {
+		t.Errorf("nowhere: %v, want free", got)
+	}
+	unwired := &store{}
+	if got := unwired.slotLease("vendor", "b", []*licensingv1alpha1.SeatLease{cachedA, cachedB}); got != cachedB {
+		t.Errorf("without the index: %v, want the lease read", got)
 	}
 }

@@ -235,31 +235,29 @@ func slotOrder(key string, n int32) iter.Seq[int32] {
 	}
 }
 
-// leaseFinder finds a lease of list by object name: by a walk of list for
-// the first few names (an acquire mostly tries one or two slots), then by a
-// map built once.
-func leaseFinder(list []*licensingv1alpha1.SeatLease) func(name string) *licensingv1alpha1.SeatLease {
-	const walks = 8
-	var byName map[string]*licensingv1alpha1.SeatLease
-	n := 0
-	return func(name string) *licensingv1alpha1.SeatLease {
-		if byName == nil && n < walks {
-			n++
-			for _, s := range list {
-				if s.Name == name {
-					return s
-				}
-			}
-			return nil
-		}
-		if byName == nil {
-			byName = make(map[string]*licensingv1alpha1.SeatLease, len(list))
-			for _, s := range list {
-				byName[s.Name] = s
+// slotLease is the lease in slot object name of namespace as this replica
+// knows it now: its own latest write the cache has not seen, else the
+// cache's (nil: the slot is free). Without the informer's index it is the
+// slot's lease in leases, as this acquire read them.
+func (st *store) slotLease(namespace, name string, leases []*licensingv1alpha1.SeatLease) *licensingv1alpha1.SeatLease {
+	if st.leaseIndex == nil || !st.tallySynced() {
+		for _, s := range leases {
+			if s.Name == name {
+				return s
 			}
 		}
-		return byName[name]
+		return nil
 	}
+	key := types.NamespacedName{Namespace: namespace, Name: name}
+	if e, ok := st.recent.get(key); ok {
+		return e.lease
+	}
+	obj, ok, err := st.leaseIndex.GetByKey(namespace + "/" + name)
+	if err != nil || !ok {
+		return nil
+	}
+	s, _ := obj.(*licensingv1alpha1.SeatLease)
+	return s
 }
 
 // labels and ownership of an object in a slot of license in l.
@@ -400,10 +398,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 			}
 			list = pointers(live)
 		}
-		if cap(leases) < len(list) {
-			leases = make([]*licensingv1alpha1.SeatLease, 0, len(list))
-		}
-		leases = leases[:0]
+		leases = make([]*licensingv1alpha1.SeatLease, 0, len(list))
 		alive = 0
 		for _, s := range list {
 			if s.Spec.License != lic {
@@ -434,20 +429,16 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 		}
 	}
 	if alive < seats {
-		find := leaseFinder(leases)
 		var skipped []int32
 		for slot := range slotOrder(holder, seats) {
 			name := licensingv1alpha1.SlotName(l.Name, lic, slot)
-			cached := find(name)
-			if cached != nil && usage.LeaseHeld(cached, now) && cached.Spec.Holder != holder {
-				noteLapse(cached) // held by another: nothing to write
-				continue
-			}
 			if !st.claiming.claim(name, holder) {
 				skipped = append(skipped, slot)
 				continue
 			}
-			claim, err := st.trySlot(ctx, l, lic, slot, cached, holder, ttl, now, noteLapse)
+			// Read after the claim: a slot another caller of this replica
+			// wrote a moment ago is seen as written, not as first read.
+			claim, err := st.trySlot(ctx, l, lic, slot, st.slotLease(l.Namespace, name, leases), holder, ttl, now, noteLapse)
 			st.claiming.done(name)
 			if claim != nil || err != nil {
 				return claim, err
@@ -457,7 +448,7 @@ func (st *store) acquire(ctx context.Context, l *licensingv1alpha1.Licensee, lic
 		// may have failed, and the API server decides.
 		for _, slot := range skipped {
 			name := licensingv1alpha1.SlotName(l.Name, lic, slot)
-			claim, err := st.trySlot(ctx, l, lic, slot, find(name), holder, ttl, now, noteLapse)
+			claim, err := st.trySlot(ctx, l, lic, slot, st.slotLease(l.Namespace, name, leases), holder, ttl, now, noteLapse)
 			if claim != nil || err != nil {
 				return claim, err
 			}

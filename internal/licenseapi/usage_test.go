@@ -13,11 +13,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	licensingv1alpha1 "github.com/kubelicense/kubelicense/api/v1alpha1"
 	"github.com/kubelicense/kubelicense/internal/licenseapi"
 	"github.com/kubelicense/kubelicense/internal/licensemetrics"
+	"github.com/kubelicense/kubelicense/internal/testenv"
 	"github.com/kubelicense/kubelicense/pkg/license"
 )
 
@@ -188,6 +191,34 @@ var _ = Describe("seats", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(retry).To(BeNumerically("<=", 10), "at most a third of the 30s TTL asked for: a released seat is free at once")
 		verifyAnswer(i, a)
+	})
+
+	It("steers one replica's concurrent acquires of the same first slot apart: no failed create, no live read", func() {
+		counter := &testenv.RequestCounter{}
+		countedCfg := rest.CopyConfig(managerCfg)
+		countedCfg.Wrap(counter.Wrap)
+		counted, err := client.New(countedCfg, client.Options{Scheme: scheme.Scheme})
+		Expect(err).NotTo(HaveOccurred())
+		r := startReplica(false, licenseapi.Options{Live: counted, Writer: counted})
+		defer r.shutdown()
+		const seats, n = 64, 12
+		i := issue(seatsTemplate(seats))
+		var holders []string
+		for h := 0; len(holders) < n; h++ {
+			if name := fmt.Sprintf("pod-%d", h); licenseapi.SlotStart(name, seats) == licenseapi.SlotStart("pod-0", seats) {
+				holders = append(holders, name)
+			}
+		}
+		statuses := make([]int, n)
+		var wg sync.WaitGroup
+		for k, h := range holders {
+			wg.Go(func() { statuses[k] = acquire(r, i, h).status })
+		}
+		wg.Wait()
+		Expect(statuses).To(HaveEach(http.StatusCreated))
+		Expect(leasesIn(i.ns)).To(HaveLen(n))
+		Expect(counter.Writes("seatleases")).To(Equal(n), "one create per holder: none failed on a slot another was taking")
+		Expect(counter.Gets("seatleases")).To(BeZero(), "no slot read live after a failed create")
 	})
 
 	It("gives the holder its lease back, renews on heartbeat, releases", func() {
